@@ -1,0 +1,46 @@
+# Two commands set everything up: `make demo` and `make test`. Both create .venv when missing
+# and re-install only when pyproject.toml changed (the stamp files below).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Small models on 2 cores: one BLAS/OpenMP pool, sized deliberately (see nnatlas.threads).
+export OMP_NUM_THREADS ?= 2
+export OPENBLAS_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+
+.PHONY: demo test test-slow lint bench fashion-mnist clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/nnatlas demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/scratch_vs_torch.py
+	$(BIN)/python benchmarks/train_throughput.py
+
+# Fashion-MNIST from Debian's package (no download from the original host needed).
+fashion-mnist:
+	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs reports

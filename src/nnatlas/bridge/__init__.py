@@ -1,0 +1,1 @@
+"""The one place that imports both engines: weight transfer scratch <-> torch and parity checks."""
