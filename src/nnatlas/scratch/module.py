@@ -171,9 +171,14 @@ class Module:
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters and buffers by PyTorch name, as copies."""
-        state = {name: p.data.copy() for name, p in self.named_parameters()}
-        state.update({name: np.array(v, copy=True) for name, v in self.named_buffers()})
+        """Parameters and buffers by PyTorch name, module by module (torch's order), as copies."""
+        state: dict[str, np.ndarray] = {}
+        for path, module in self.named_modules():
+            prefix = f"{path}." if path else ""
+            for name, p in module._parameters.items():
+                state[prefix + name] = p.data.copy()
+            for name in module._buffers:
+                state[prefix + name] = np.array(getattr(module, name), copy=True)
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
@@ -203,7 +208,9 @@ class Module:
                 owner = self
                 for part in path:
                     owner = owner._modules[part]
-                object.__setattr__(owner, attr, np.array(state[name], copy=True))
+                current = np.asarray(getattr(owner, attr))
+                # Keep the model's dtype: a float64 file must not turn float32 running stats to float64.
+                object.__setattr__(owner, attr, np.array(state[name], dtype=current.dtype, copy=True))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save the state as ``.npz`` atomically (temp file + rename)."""
