@@ -1,1 +1,51 @@
-"""nnatlas.models"""
+"""The PyTorch model zoo: a registry of named models, from the MLP to seq2seq with attention.
+
+>>> from nnatlas.models import create_model, list_models
+>>> model = create_model("resnet20", num_classes=10)
+
+Importing this package registers every family below. ``models`` knows nothing of ``scratch``;
+the bridge (``nnatlas.bridge.zoo``) connects the two.
+"""
+
+from nnatlas.models.alexnet import AlexNet
+from nnatlas.models.base import VisionModel
+from nnatlas.models.language_model import RecurrentLM
+from nnatlas.models.lenet import LeNet5
+
+# Importing a family module registers its models.
+from nnatlas.models.mlp import MLP
+from nnatlas.models.registry import (
+    ModelEntry,
+    UnknownModelError,
+    create_model,
+    get_model_entry,
+    list_models,
+    register_model,
+)
+from nnatlas.models.resnet import ResNet
+from nnatlas.models.resnet_cifar import CifarResNet, load_pretrained_cifar_resnet
+from nnatlas.models.rnn_classifier import RecurrentClassifier
+from nnatlas.models.rnn_utils import detach_state
+from nnatlas.models.seq2seq import Seq2Seq
+from nnatlas.models.vgg import VGG
+
+__all__ = [
+    "AlexNet",
+    "CifarResNet",
+    "LeNet5",
+    "MLP",
+    "ModelEntry",
+    "RecurrentClassifier",
+    "RecurrentLM",
+    "ResNet",
+    "Seq2Seq",
+    "UnknownModelError",
+    "VGG",
+    "VisionModel",
+    "create_model",
+    "detach_state",
+    "get_model_entry",
+    "list_models",
+    "load_pretrained_cifar_resnet",
+    "register_model",
+]

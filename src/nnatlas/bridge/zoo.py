@@ -1,0 +1,141 @@
+"""Twins across the engines: the zoo's PyTorch models <-> the scratch NumPy models.
+
+:func:`scratch_twin` builds the scratch model with the same architecture as a zoo model and copies
+its weights in; :func:`torch_twin` goes the other way. Both models then compute the same function
+(in eval mode: dropout masks are random in each engine). Supported pairs, with the layouts of
+LAYOUTS.md:
+
+=====================================  ==========================================
+zoo (``nnatlas.models``)               scratch (``nnatlas.scratch.models``)
+=====================================  ==========================================
+``MLP`` (``mlp``)                      ``mlp.MLP``
+``LeNet5`` (``lenet5``, both variants) ``lenet.LeNet5``
+``RecurrentLM`` with ``cell="lstm"``   ``char_lstm.CharLSTM``
+(``lstm_lm``)
+=====================================  ==========================================
+
+The scratch CharLSTM has no dropout and no weight tying: a tied ``lstm_lm`` becomes an untied twin
+with two equal matrices (same outputs, they drift apart if trained).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nnatlas.bridge.transfer import scratch_to_torch, torch_to_scratch
+from nnatlas.models.language_model import RecurrentLM
+from nnatlas.models.lenet import LeNet5 as TorchLeNet5
+from nnatlas.models.mlp import MLP as TorchMLP
+from nnatlas.scratch.activations import ACTIVATIONS as SCRATCH_ACTIVATIONS
+from nnatlas.scratch.models.char_lstm import CharLSTM
+from nnatlas.scratch.models.lenet import LeNet5 as ScratchLeNet5
+from nnatlas.scratch.models.mlp import MLP as ScratchMLP
+from nnatlas.scratch.module import Module
+
+_TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+SUPPORTED = "MLP (mlp), LeNet5 (lenet5, lenet5_1998) and RecurrentLM with cell='lstm' (lstm_lm)"
+
+
+def _numpy_dtype(model: torch.nn.Module) -> type[np.floating]:
+    dtype = next(model.parameters()).dtype
+    if dtype not in _TORCH_TO_NUMPY:
+        raise TypeError(f"scratch models hold float32 or float64 weights, got {dtype}")
+    return _TORCH_TO_NUMPY[dtype]
+
+
+def _rng() -> np.random.Generator:
+    # The initial values are overwritten by the copy; a fixed seed keeps dropout masks repeatable.
+    return np.random.default_rng(0)
+
+
+def scratch_twin(model: torch.nn.Module) -> Module:
+    """A scratch NumPy model equal to the zoo ``model`` (same architecture, copied weights,
+    same dtype and train/eval mode).
+
+    Raises:
+        TypeError: for a model without a scratch twin (the message lists the supported ones).
+    """
+    dtype = _numpy_dtype(model)
+    twin: Module
+    if isinstance(model, TorchMLP):
+        twin = ScratchMLP(
+            model.in_features,
+            model.num_classes,
+            model.hidden_sizes,
+            model.activation,
+            model.dropout_p,
+            model.batchnorm,
+            dtype=dtype,
+            rng=_rng(),
+        )
+    elif isinstance(model, TorchLeNet5):
+        twin = ScratchLeNet5(
+            model.num_classes,
+            model.in_chans,
+            model.input_size,
+            model.variant,
+            dtype=dtype,
+            rng=_rng(),
+        )
+    elif isinstance(model, RecurrentLM) and model.cell == "lstm":
+        twin = CharLSTM(
+            model.vocab_size,
+            model.embedding.embedding_dim,
+            model.rnn.hidden_size,
+            model.rnn.num_layers,
+            dtype=dtype,
+            rng=_rng(),
+        )
+    else:
+        raise TypeError(
+            f"no scratch twin for {type(model).__name__}"
+            + (f" with cell={model.cell!r}" if isinstance(model, RecurrentLM) else "")
+            + f"; supported: {SUPPORTED}"
+        )
+    torch_to_scratch(model, twin)
+    twin.train(model.training)
+    return twin
+
+
+def _mlp_config(model: ScratchMLP) -> dict[str, object]:
+    """Read hidden sizes, activation, dropout and batchnorm back from the scratch layer stack."""
+    layers = list(model.features.children())
+    names = {cls: name for name, cls in SCRATCH_ACTIVATIONS.items()}
+    activation = next(names[type(m)] for m in layers if type(m) in names)
+    hidden = [m.weight.shape[0] for m in layers if type(m).__name__ == "Linear"]
+    dropout = next((m.p for m in layers if type(m).__name__ == "Dropout"), 0.0)
+    batchnorm = any(type(m).__name__ == "BatchNorm1d" for m in layers)
+    return {
+        "hidden_sizes": tuple(hidden),
+        "activation": activation,
+        "dropout": dropout,
+        "batchnorm": batchnorm,
+    }
+
+
+def torch_twin(model: Module) -> torch.nn.Module:
+    """A zoo PyTorch model equal to the scratch ``model`` (same architecture, copied weights,
+    same dtype and train/eval mode).
+
+    Raises:
+        TypeError: for a scratch model without a zoo twin.
+    """
+    dtype = _NUMPY_TO_TORCH[np.dtype(model.dtype)]
+    twin: torch.nn.Module
+    if isinstance(model, ScratchMLP):
+        twin = TorchMLP(model.in_features, model.num_classes, **_mlp_config(model))  # type: ignore[arg-type]
+    elif isinstance(model, ScratchLeNet5):
+        twin = TorchLeNet5(model.num_classes, model.in_chans, model.input_size, model.variant)
+    elif isinstance(model, CharLSTM):
+        embed_dim = model.embedding.weight.shape[1]
+        twin = RecurrentLM(
+            model.vocab_size, embed_dim, model.hidden_size, model.num_layers, cell="lstm"
+        )
+    else:
+        raise TypeError(f"no zoo twin for scratch {type(model).__name__}; supported: {SUPPORTED}")
+    twin = twin.to(dtype)
+    scratch_to_torch(model, twin)
+    twin.train(model.training)
+    return twin

@@ -1,0 +1,113 @@
+"""``nnatlas models list`` and ``nnatlas models info NAME``: browse the PyTorch model zoo."""
+
+from __future__ import annotations
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nnatlas.cli import app
+
+models_app = typer.Typer(help="Browse the PyTorch model zoo (parameters, FLOPs, layers).")
+app.add_typer(models_app, name="models")
+
+
+def _parse_input(text: str | None) -> tuple[int, ...] | None:
+    """'3x32x32' -> (3, 32, 32); '64' -> (64,)."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: write CxHxW for images (3x32x32) or T for tokens"
+        ) from None
+    if any(d < 1 for d in shape):
+        raise typer.BadParameter(f"{text!r}: every size must be >= 1")
+    return shape
+
+
+def _human(n: float) -> str:
+    for unit in ("", "K", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n:.3g}P"
+
+
+@models_app.command("list")
+def list_cmd(
+    family: str | None = typer.Option(None, help="Only this family (e.g. vgg, resnet_cifar)."),
+) -> None:
+    """List the registered models with their family, input and parameter count."""
+    from nnatlas.models import create_model, get_model_entry, list_models
+    from nnatlas.models.summary import count_parameters
+
+    rows = []
+    for name in list_models(family):
+        entry = get_model_entry(name)
+        with torch.device("meta"):  # shapes only: no memory, no init time
+            model = create_model(name)
+        shape = "x".join(map(str, entry.default_input))
+        shape += "" if entry.kind == "image" else " tokens"
+        rows.append((name, entry.family, shape, f"{count_parameters(model):,}", entry.description))
+    table = Table(title="nnatlas model zoo")
+    for i, col in enumerate(("name", "family", "input", "params")):
+        # The facts never wrap or shrink; only the description gives way on a narrow terminal.
+        width = max([len(col)] + [len(r[i]) for r in rows])
+        table.add_column(col, justify="right" if col == "params" else "left", min_width=width)
+    table.add_column("description")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+@models_app.command("info")
+def info_cmd(
+    name: str = typer.Argument(..., help="A registered model name (see `nnatlas models list`)."),
+    input: str | None = typer.Option(
+        None, "--input", help="Input size: CxHxW for images (3x32x32), T for token models."
+    ),
+    num_classes: int | None = typer.Option(None, help="Build with this many outputs."),
+) -> None:
+    """Print a model's parameters, forward FLOPs for one input and its layer summary."""
+    from nnatlas.models import UnknownModelError, create_model, get_model_entry
+    from nnatlas.models.summary import count_flops, count_parameters, example_inputs, layer_summary
+
+    try:
+        entry = get_model_entry(name)
+    except UnknownModelError as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(2) from None
+    shape = _parse_input(input) or entry.default_input
+    kwargs: dict[str, object] = {}
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if entry.kind == "image" and len(shape) == 3 and shape[0] != entry.default_input[0]:
+        kwargs["in_chans"] = shape[0]
+    try:
+        model = create_model(name, **kwargs).eval()
+        vocab = getattr(model, "vocab_size", None) or getattr(model, "tgt_vocab_size", 2)
+        inputs = example_inputs(name, shape, vocab_size=vocab)
+        flops = count_flops(model, inputs)
+        rows = layer_summary(model, inputs)
+    except (ValueError, RuntimeError) as e:
+        typer.echo(f"Error: {name} cannot run on input {'x'.join(map(str, shape))}: {e}", err=True)
+        raise typer.Exit(2) from None
+    console = Console()
+    total = count_parameters(model)
+    trainable = count_parameters(model, trainable_only=True)
+    console.print(f"[bold]{name}[/bold] ({entry.family}): {entry.description}")
+    console.print(f"parameters: {total:,} ({trainable:,} trainable)")
+    what = "x".join(map(str, shape)) + (" image" if entry.kind == "image" else "-token sequence")
+    console.print(
+        f"forward FLOPs for one {what}: {flops:,} ({_human(flops)}; "
+        "matmuls and convolutions, 2 per multiply-add)"
+    )
+    table = Table(title="layers (leaf modules, in call order)")
+    for col in ("layer", "type", "output", "params"):
+        table.add_column(col, justify="right" if col == "params" else "left")
+    for r in rows:
+        table.add_row(r.name, r.type, r.output_shape, f"{r.params:,}")
+    console.print(table)
