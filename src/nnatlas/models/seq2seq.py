@@ -132,7 +132,8 @@ class Seq2Seq(nn.Module):
         cell: "gru" or "lstm" (or "rnn").
         attention: "bahdanau", "dot", "general" or None.
         dropout: on embeddings, between layers and before the output layer.
-        pad_idx, bos_idx, eos_idx: the special token ids (shared by both vocabularies).
+        pad_idx, bos_idx, eos_idx: the special token ids (shared by both vocabularies); the
+            defaults are :class:`nnatlas.data.Vocab`'s reserved ids (<pad>=0 <unk>=1 <bos>=2 <eos>=3).
 
     Shape:
         src: (N, S) int64, tgt_in: (N, T) int64 starting with bos -> logits (N, T, tgt_vocab_size)
@@ -149,8 +150,8 @@ class Seq2Seq(nn.Module):
         attention: str | None = "bahdanau",
         dropout: float = 0.0,
         pad_idx: int = 0,
-        bos_idx: int = 1,
-        eos_idx: int = 2,
+        bos_idx: int = 2,
+        eos_idx: int = 3,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(

@@ -1,0 +1,513 @@
+"""From raw text to model-ready tensors: tokenize, build the vocabulary, encode, truncate, batch.
+
+The functions the trainer and the lessons use:
+
+    >>> splits = load_text_classification("sst2", max_len=64, min_freq=2)
+    >>> x, lengths, y = next(iter(splits.train.loader(batch_size=32)))  # x: (32, T) int64
+    >>> text = load_text_corpus("tinyshakespeare")                       # 1,115,394 characters
+    >>> data = encode_pairs(load_translation_pairs("dates"), tokenizer="char")
+    >>> src, src_lengths, tgt_in, tgt_out = next(iter(data.train.loader(64)))
+
+The datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text_datasets`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnatlas.data.catalog import DatasetError, get_spec
+from nnatlas.data.images import stratified_split
+from nnatlas.data.sequence import (
+    BucketBatchSampler,
+    TruncationReport,
+    collate_padded,
+    collate_pairs,
+    pad_batch,
+    truncate_pad,
+    truncation_report,
+)
+from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
+from nnatlas.data.tokenize import CharTokenizer, Tokenizer, get_tokenizer
+from nnatlas.data.vocab import EOS_ID, UNK_ID, Vocab
+
+# ======================================================================== encoded splits
+
+
+class EncodedTexts(torch.utils.data.Dataset):
+    """One split of an encoded classification dataset: ``ds[i] -> (ids (L_i,), label)``.
+
+    Sequences are stored truncated to ``max_len`` but NOT padded: :meth:`loader` pads each
+    batch to its own longest sequence (with bucketing, little padding is left).
+
+    Attributes:
+        ids: one int64 tensor (L_i,) per example, L_i <= max_len.
+        labels: (N,) int64.
+        texts: the raw texts, for error analysis.
+        lengths: (N,) int64 lengths after truncation (the ``lengths`` of a packed RNN).
+        raw_lengths: (N,) int64 token counts before truncation.
+    """
+
+    def __init__(
+        self,
+        ids: list[torch.Tensor],
+        labels: torch.Tensor,
+        texts: list[str],
+        raw_lengths: list[int],
+    ) -> None:
+        self.ids = ids
+        self.labels = labels
+        self.texts = texts
+        self.lengths = torch.tensor([len(s) for s in ids], dtype=torch.int64)
+        self.raw_lengths = torch.tensor(raw_lengths, dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.ids[index], self.labels[index]
+
+    def padded(
+        self, length: int | None = None, side: str = "post", pad_id: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """All examples in one tensor, for models (or a ``TensorLoader``) that want one.
+
+        Args:
+            length: pad to this length (cutting longer ones from the end given by ``side``
+                of :func:`~nnatlas.data.sequence.truncate_pad`); default the longest example.
+            side: ``"post"`` (pad at the end; use the lengths to pack or mask) or ``"pre"``
+                (pad at the front, so an unpacked RNN's last step is a real token).
+            pad_id: the padding id.
+
+        Shape:
+            ``(x (N, T) int64, lengths (N,) int64)``
+        """
+        if length is None and side == "post":
+            return pad_batch(self.ids, pad_id)
+        length = int(self.lengths.max()) if length is None else length
+        rows = [truncate_pad(ids, length, side=side, pad_id=pad_id) for ids in self.ids]
+        x = torch.tensor([r for r, _ in rows], dtype=torch.int64)  # (N, T)
+        return x, torch.tensor([n for _, n in rows], dtype=torch.int64)
+
+    def loader(
+        self,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        bucket: bool = True,
+        seed: int = 0,
+        pad_id: int = 0,
+        drop_last: bool = False,
+        sort_by_length: bool = False,
+    ) -> torch.utils.data.DataLoader:
+        """A ``DataLoader`` yielding ``(ids (N, T), lengths (N,), labels (N,))``.
+
+        Args:
+            batch_size: examples per batch.
+            shuffle: reshuffle every epoch (seeded: ``seed``, ``seed + 1``, ...).
+            bucket: group similar lengths (:class:`BucketBatchSampler`); otherwise plain batches.
+            seed: shuffling seed.
+            pad_id: the padding id (``vocab.pad_id``).
+            drop_last: drop the last incomplete batch (of each bucket pool when bucketing).
+            sort_by_length: sort each batch longest first (``enforce_sorted=True`` packing).
+        """
+        collate = functools.partial(collate_padded, pad_id=pad_id, sort_by_length=sort_by_length)
+        if bucket:
+            sampler = BucketBatchSampler(
+                self.lengths, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
+            )
+            return torch.utils.data.DataLoader(self, batch_sampler=sampler, collate_fn=collate)
+        gen = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(
+            self,
+            batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            collate_fn=collate,
+            generator=gen,
+        )
+
+    def __repr__(self) -> str:
+        return f"EncodedTexts(n={len(self)}, mean length {self.lengths.double().mean():.1f})"
+
+
+@dataclass
+class TextClassificationSplits:
+    """Encoded train/val/test splits of a text classification dataset, with their vocabulary.
+
+    Attributes:
+        name: catalog name.
+        train, val, test: :class:`EncodedTexts`.
+        vocab: built on the training split only (held-out words must count as unseen).
+        classes: class names, ``classes[label]``.
+        tokenizer: the tokenizer used (apply it to new text, then ``vocab.encode``).
+        max_len: the truncation length; ``truncate_side`` which end was cut.
+        truncation: :class:`TruncationReport` of the training split at ``max_len``.
+        source: where the files came from.
+    """
+
+    name: str
+    train: EncodedTexts
+    val: EncodedTexts
+    test: EncodedTexts
+    vocab: Vocab
+    classes: list[str]
+    tokenizer: Tokenizer
+    max_len: int
+    truncate_side: str
+    truncation: TruncationReport
+    source: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Tokenize, encode and truncate new text exactly like the training data. Shape: (L,)."""
+        return _truncate(self.vocab.encode(self.tokenizer(text)), self.max_len, self.truncate_side)
+
+    def __repr__(self) -> str:
+        return (
+            f"TextClassificationSplits({self.name!r}, train={len(self.train)}, "
+            f"val={len(self.val)}, test={len(self.test)}, vocab={len(self.vocab)}, "
+            f"classes={self.classes}, max_len={self.max_len})"
+        )
+
+
+def _truncate(ids: list[int], max_len: int, side: str) -> torch.Tensor:
+    if not ids:
+        # An empty document (e.g. only punctuation, stripped) becomes one <unk>:
+        # pack_padded_sequence refuses zero lengths, and the model still has to answer.
+        ids = [UNK_ID]
+    ids = ids[:max_len] if side == "post" else ids[-max_len:]
+    return torch.tensor(ids, dtype=torch.int64)
+
+
+def _carve(split: LabeledTexts, fraction: float, seed: int) -> tuple[LabeledTexts, LabeledTexts]:
+    """Stratified ``(rest, held_out)`` split of ``fraction`` of the examples."""
+    keep, held = stratified_split(np.asarray(split.labels), fraction, seed)
+    return split.subset(keep.tolist()), split.subset(held.tolist())
+
+
+def load_text_classification(
+    name: str,
+    root: str | Path | None = None,
+    *,
+    max_len: int = 256,
+    min_freq: int = 1,
+    max_size: int | None = None,
+    tokenizer: str | Tokenizer = "word",
+    lower: bool = True,
+    punctuation: str = "split",
+    truncate_side: str = "post",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    vocab: Vocab | None = None,
+    **reader_options: Any,
+) -> TextClassificationSplits:
+    """Load, tokenize, build the vocabulary and encode a text classification dataset.
+
+    Args:
+        name: ``"imdb"``, ``"sst2"``, ``"mr"`` or ``"csv:PATH"``.
+        root: a local folder holding the files (otherwise the catalog's sources are searched).
+        max_len: keep at most this many tokens per text (see ``truncation`` in the result).
+        min_freq, max_size: vocabulary limits (:meth:`Vocab.build`; ``max_size`` counts the
+            4 reserved tokens).
+        tokenizer: ``"word"``, ``"char"`` or a callable; ``lower`` and ``punctuation`` configure
+            the named ones (:mod:`nnatlas.data.tokenize`).
+        truncate_side: ``"post"`` keeps the beginning, ``"pre"`` the end (reviews often end
+            with the verdict).
+        val_fraction: share of train held out for validation when the dataset has no
+            validation split (stratified, seeded). SST-2's GLUE test labels are hidden, so its
+            dev set serves as the test split and validation comes from train.
+        test_fraction: share held out for testing when the dataset has no test split
+            (``mr``, ``csv:``).
+        seed: seed of the held-out splits.
+        vocab: reuse a vocabulary (e.g. the one saved with a checkpoint) instead of building one.
+        **reader_options: passed to the raw loader: ``errors="replace"`` for undecodable bytes;
+            for ``csv:``, ``text_column``, ``label_column``, ``classes``, ``delimiter``.
+
+    Returns:
+        :class:`TextClassificationSplits`.
+    """
+    raw = get_spec(name).load(root, **reader_options)
+    if not isinstance(raw, RawTextClassification):
+        raise DatasetError(
+            f"load_text_classification: {name!r} is not a text classification dataset (its "
+            f"loader returns {type(raw).__name__}); use load_text_corpus or load_translation_pairs"
+        )
+    if truncate_side not in ("pre", "post"):
+        raise ValueError(f"truncate_side must be 'pre' or 'post', got {truncate_side!r}")
+    train, val, test = raw.train, raw.val, raw.test
+    if test is None:
+        train, test = _carve(train, test_fraction, seed)
+    if val is None:
+        train, val = _carve(train, val_fraction, seed + 1)
+    options = {"lower": lower, "punctuation": punctuation} if isinstance(tokenizer, str) else {}
+    tok = get_tokenizer(tokenizer, **options)
+    tokens = {
+        s: [tok(t) for t in split.texts]
+        for s, split in (("train", train), ("val", val), ("test", test))
+    }
+    if vocab is None:
+        vocab = Vocab.build(tokens["train"], min_freq=min_freq, max_size=max_size)
+
+    def encode(split: LabeledTexts, token_lists: list[list[str]]) -> EncodedTexts:
+        ids = [_truncate(vocab.encode(t), max_len, truncate_side) for t in token_lists]
+        labels = torch.tensor(split.labels, dtype=torch.int64)
+        return EncodedTexts(ids, labels, split.texts, [len(t) for t in token_lists])
+
+    enc_train = encode(train, tokens["train"])
+    return TextClassificationSplits(
+        name=name,
+        train=enc_train,
+        val=encode(val, tokens["val"]),
+        test=encode(test, tokens["test"]),
+        vocab=vocab,
+        classes=raw.classes,
+        tokenizer=tok,
+        max_len=max_len,
+        truncate_side=truncate_side,
+        truncation=truncation_report(enc_train.raw_lengths, max_len),
+        source=raw.source,
+    )
+
+
+def load_text_corpus(name: str, root: str | Path | None = None, **options: Any) -> str:
+    """The full text of a corpus (``"tinyshakespeare"``, ``"text:PATH"``) as one string.
+
+    Args:
+        name: catalog name.
+        root: a local folder holding the file.
+        **options: ``errors="replace"`` to replace undecodable bytes instead of failing.
+    """
+    text = get_spec(name).load(root, **options)
+    if not isinstance(text, str):
+        raise DatasetError(
+            f"load_text_corpus: {name!r} is not a text corpus (its loader returns "
+            f"{type(text).__name__}); use load_text_classification or load_translation_pairs"
+        )
+    return text
+
+
+def split_corpus(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """``(train, val)``: the last ``val_fraction`` of the text is validation (contiguous, as a
+    language model must be evaluated on text it continues, not on shuffled fragments)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"split_corpus: val_fraction must be in [0, 1), got {val_fraction}")
+    cut = len(text) - int(round(len(text) * val_fraction))
+    return text[:cut], text[cut:]
+
+
+@dataclass
+class LMCorpus:
+    """An encoded corpus for language modelling: one id stream per split.
+
+    Attributes:
+        name: catalog name.
+        train, val: (L,) int64 id streams (validation is the contiguous tail of the text).
+        vocab: built on the training text (``order="alphabetical"`` for characters, the
+            char-rnn convention); tokenizer: the tokenizer used.
+
+    Feed ``train`` to :func:`~nnatlas.data.sequence.lm_stream_batches` (stateful TBPTT) or
+    :func:`~nnatlas.data.sequence.lm_windows` (independent windows).
+    """
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    vocab: Vocab
+    tokenizer: Tokenizer
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Text -> ids (unknown tokens -> <unk>). Shape: (L,)."""
+        return torch.tensor(self.vocab.encode(self.tokenizer(text)), dtype=torch.int64)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        """Ids -> text (characters joined as they are, words with spaces)."""
+        sep = "" if isinstance(self.tokenizer, CharTokenizer) else " "
+        return sep.join(self.vocab.decode(ids, skip_specials=True))
+
+
+def load_lm_corpus(
+    name: str,
+    root: str | Path | None = None,
+    *,
+    tokenizer: str | Tokenizer = "char",
+    val_fraction: float = 0.1,
+    min_freq: int = 1,
+    max_size: int | None = None,
+    **options: Any,
+) -> LMCorpus:
+    """Load a corpus (``"tinyshakespeare"``, ``"text:PATH"``), split it and encode it.
+
+    Args:
+        name: catalog name.
+        root: a local folder holding the file.
+        tokenizer: ``"char"`` (default; case and punctuation kept) or ``"word"`` (lower-cased,
+            punctuation split) or a callable.
+        val_fraction: the contiguous tail held out for validation.
+        min_freq, max_size: vocabulary limits (rarer tokens become ``<unk>``).
+        **options: for the raw loader, e.g. ``errors="replace"``.
+
+    Returns:
+        :class:`LMCorpus`.
+    """
+    train_text, val_text = split_corpus(load_text_corpus(name, root, **options), val_fraction)
+    tok = get_tokenizer(tokenizer)
+    train_tokens = tok(train_text)
+    order = "alphabetical" if isinstance(tok, CharTokenizer) else "frequency"
+    vocab = Vocab.build([train_tokens], min_freq=min_freq, max_size=max_size, order=order)
+    train = torch.tensor(vocab.encode(train_tokens), dtype=torch.int64)  # (L_train,)
+    val = torch.tensor(vocab.encode(tok(val_text)), dtype=torch.int64)  # (L_val,)
+    return LMCorpus(name, train, val, vocab, tok)
+
+
+def load_translation_pairs(name: str, root: str | Path | None = None, **options: Any) -> PairSplits:
+    """Sentence pairs of a translation task: ``"multi30k"``, ``"pairs:PATH"``, ``"dates"``.
+
+    Args:
+        name: catalog name.
+        root: a local folder holding the files.
+        **options: per dataset: ``multi30k``: ``src="en", tgt="de"``; ``pairs:``:
+            ``val_fraction=0.1, test_fraction=0.1, seed=0, src_column=0, tgt_column=1``;
+            ``dates``: ``n_train, n_val, n_test, seed, formats``.
+    """
+    pairs = get_spec(name).load(root, **options)
+    if not isinstance(pairs, PairSplits):
+        raise DatasetError(
+            f"load_translation_pairs: {name!r} is not a sentence-pair dataset (its loader "
+            f"returns {type(pairs).__name__})"
+        )
+    return pairs
+
+
+class EncodedPairs(torch.utils.data.Dataset):
+    """Encoded sentence pairs: ``ds[i] -> (src ids (S_i,), tgt ids (T_i,))``, no <bos>/<eos>
+    (:func:`~nnatlas.data.sequence.collate_pairs` adds them when batching).
+
+    Attributes:
+        src, tgt: one int64 tensor per pair, truncated to ``max_len``.
+        pairs: the raw ``(source, target)`` strings (references for evaluation).
+    """
+
+    def __init__(self, src: list[torch.Tensor], tgt: list[torch.Tensor], pairs: list) -> None:
+        self.src, self.tgt, self.pairs = src, tgt, pairs
+        self.src_lengths = torch.tensor([len(s) for s in src], dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.src[index], self.tgt[index]
+
+    def loader(
+        self, batch_size: int = 64, shuffle: bool = True, bucket: bool = True, seed: int = 0,
+        drop_last: bool = False,
+    ) -> torch.utils.data.DataLoader:  # fmt: skip
+        """A ``DataLoader`` yielding ``(src (N, S), src_lengths (N,), tgt_in (N, T), tgt_out
+        (N, T))``, bucketed by source length by default (see :func:`collate_pairs`)."""
+        if bucket:
+            sampler = BucketBatchSampler(
+                self.src_lengths, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
+            )
+            return torch.utils.data.DataLoader(
+                self, batch_sampler=sampler, collate_fn=collate_pairs
+            )
+        gen = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(
+            self, batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_pairs,
+            generator=gen,
+        )  # fmt: skip
+
+
+@dataclass
+class TranslationData:
+    """Encoded translation splits with one vocabulary per side.
+
+    Attributes:
+        train, val, test: :class:`EncodedPairs`.
+        src_vocab, tgt_vocab: built on the training pairs only.
+        tokenizer: applied to both sides.
+        max_len: tokens kept per side; ``truncated``: pairs cut per split.
+    """
+
+    name: str
+    train: EncodedPairs
+    val: EncodedPairs
+    test: EncodedPairs
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    tokenizer: Tokenizer
+    max_len: int
+    truncated: dict[str, int]
+
+    def encode_source(self, text: str) -> torch.Tensor:
+        """Encode a new source sentence like the training data. Shape: (S,)."""
+        return _truncate(self.src_vocab.encode(self.tokenizer(text)), self.max_len, "post")
+
+    def decode_target(self, ids: torch.Tensor | list[int]) -> str:
+        """Target ids -> text, stopping at <eos> and skipping reserved tokens."""
+        tokens = []
+        for i in ids:
+            if int(i) == EOS_ID:
+                break
+            tokens.append(int(i))
+        words = self.tgt_vocab.decode(tokens, skip_specials=True)
+        return ("" if isinstance(self.tokenizer, CharTokenizer) else " ").join(words)
+
+
+def encode_pairs(
+    pairs: PairSplits,
+    tokenizer: str | Tokenizer = "word",
+    lower: bool = True,
+    punctuation: str = "split",
+    min_freq: int = 1,
+    max_size: int | None = None,
+    max_len: int = 50,
+) -> TranslationData:
+    """Tokenize sentence pairs and build source and target vocabularies (train split only).
+
+    Args:
+        pairs: from :func:`load_translation_pairs`.
+        tokenizer: ``"word"`` (Multi30k, Tatoeba) or ``"char"`` (``dates``), or a callable;
+            ``lower`` / ``punctuation`` configure ``"word"`` only; ``"char"`` keeps every
+            character as written (dates keep their capitals, so the model learns both cases).
+        min_freq, max_size: vocabulary limits, per side.
+        max_len: keep at most this many tokens per side (longer pairs are cut at the end; how
+            many were is in ``truncated``).
+
+    Returns:
+        :class:`TranslationData`.
+    """
+    options = {"lower": lower, "punctuation": punctuation} if tokenizer == "word" else {}
+    tok = get_tokenizer(tokenizer, **options)
+    sides = {name: getattr(pairs, name) for name in ("train", "val", "test")}
+    tokens = {
+        name: ([tok(s) for s, _ in split], [tok(t) for _, t in split])
+        for name, split in sides.items()
+    }
+    src_vocab = Vocab.build(tokens["train"][0], min_freq=min_freq, max_size=max_size)
+    tgt_vocab = Vocab.build(tokens["train"][1], min_freq=min_freq, max_size=max_size)
+    encoded, truncated = {}, {}
+    for name, (src_tokens, tgt_tokens) in tokens.items():
+        src = [_truncate(src_vocab.encode(t), max_len, "post") for t in src_tokens]
+        tgt = [_truncate(tgt_vocab.encode(t), max_len, "post") for t in tgt_tokens]
+        encoded[name] = EncodedPairs(src, tgt, sides[name])
+        truncated[name] = sum(
+            len(s) > max_len or len(t) > max_len
+            for s, t in zip(src_tokens, tgt_tokens, strict=True)
+        )
+    return TranslationData(
+        pairs.name, encoded["train"], encoded["val"], encoded["test"], src_vocab, tgt_vocab, tok,
+        max_len, truncated,
+    )  # fmt: skip

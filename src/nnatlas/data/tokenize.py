@@ -1,0 +1,140 @@
+"""Character and word tokenizers: text -> list of string tokens.
+
+Both are small dataclasses (so they pickle into DataLoader workers and print their options) with
+``__call__(text) -> list[str]``. Their options are the choices a learner should see and vary:
+lower-casing and what happens to punctuation.
+
+    >>> WordTokenizer()("Don't panic, it's fine!")
+    ["don't", 'panic', ',', "it's", 'fine', '!']
+    >>> WordTokenizer(punctuation="strip")("Don't panic, it's fine!")
+    ["don't", 'panic', "it's", 'fine']
+    >>> CharTokenizer()("Hi!")
+    ['H', 'i', '!']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Tokenizer = Callable[[str], list[str]]
+
+PUNCTUATION_MODES = ("split", "strip", "keep")
+
+# A word is a run of letters/digits, optionally joined by apostrophes or hyphens inside it
+# ("don't", "state-of-the-art", "1,000" is split at the comma on purpose: numbers vary too much to
+# be worth a vocabulary entry each). Everything else that is not a space is one punctuation token.
+_WORD = r"[^\W_]+(?:['’\-][^\W_]+)*"
+_WORD_OR_PUNCT = re.compile(rf"{_WORD}|[^\w\s]|_")
+_WORD_ONLY = re.compile(_WORD)
+# IMDB reviews carry raw HTML line breaks; they are layout, not words.
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WordTokenizer:
+    """Split text into words.
+
+    Args:
+        lower: lower-case first (a smaller vocabulary; loses "US" vs "us").
+        punctuation: ``"split"``: every punctuation mark is its own token ("great!" -> "great",
+            "!"), the usual choice for sentiment, where "!" carries signal; ``"strip"``: drop
+            punctuation; ``"keep"``: split on whitespace only, so punctuation stays glued to words
+            ("great!" and "great" become different tokens: watch the vocabulary grow).
+        strip_html: replace ``<br />`` line breaks (IMDB) with a space before splitting.
+        normalize: Unicode normalization form applied first (``"NFKC"`` folds full-width
+            characters and ligatures); ``None`` to leave the text as it is.
+    """
+
+    lower: bool = True
+    punctuation: str = "split"
+    strip_html: bool = True
+    normalize: str | None = "NFKC"
+
+    def __post_init__(self) -> None:
+        if self.punctuation not in PUNCTUATION_MODES:
+            raise ValueError(
+                f"WordTokenizer: punctuation must be one of {PUNCTUATION_MODES}, "
+                f"got {self.punctuation!r}"
+            )
+
+    def __call__(self, text: str) -> list[str]:
+        text = _prepare(text, self.lower, self.strip_html, self.normalize)
+        if self.punctuation == "keep":
+            return text.split()
+        if self.punctuation == "strip":
+            return _WORD_ONLY.findall(text)
+        return _WORD_OR_PUNCT.findall(text)
+
+
+@dataclass(frozen=True)
+class CharTokenizer:
+    """Split text into characters (the char-RNN / Tiny Shakespeare view).
+
+    Args:
+        lower: lower-case first.
+        punctuation: ``"keep"`` (default: every character is a token, newlines and spaces
+            included, which a text generator needs) or ``"strip"`` (drop punctuation
+            characters). ``"split"`` is accepted and means the same as ``"keep"``.
+        strip_html: replace ``<br />`` with a space first.
+        normalize: Unicode normalization form applied first, or ``None`` (the default here, so
+            a character model sees exactly the bytes of the corpus).
+    """
+
+    lower: bool = False
+    punctuation: str = "keep"
+    strip_html: bool = False
+    normalize: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.punctuation not in PUNCTUATION_MODES:
+            raise ValueError(
+                f"CharTokenizer: punctuation must be one of {PUNCTUATION_MODES}, "
+                f"got {self.punctuation!r}"
+            )
+
+    def __call__(self, text: str) -> list[str]:
+        text = _prepare(text, self.lower, self.strip_html, self.normalize)
+        if self.punctuation == "strip":
+            return [c for c in text if not _is_punctuation(c)]
+        return list(text)
+
+
+def _prepare(text: str, lower: bool, strip_html: bool, normalize: str | None) -> str:
+    if normalize:
+        text = unicodedata.normalize(normalize, text)
+    if strip_html:
+        text = _HTML_BREAK.sub(" ", text)
+    return text.lower() if lower else text
+
+
+def _is_punctuation(char: str) -> bool:
+    # Unicode categories P* (punctuation) and S* (symbols: $, +, <): what readers call punctuation
+    return unicodedata.category(char)[0] in "PS"
+
+
+def get_tokenizer(tokenizer: str | Tokenizer = "word", **options: object) -> Tokenizer:
+    """Return a tokenizer from a name (``"word"``, ``"char"``) or pass a callable through.
+
+    Args:
+        tokenizer: ``"word"``, ``"char"`` or any ``callable(str) -> list[str]``.
+        **options: options of :class:`WordTokenizer` / :class:`CharTokenizer`
+            (``lower``, ``punctuation``, ``strip_html``, ``normalize``).
+    """
+    if callable(tokenizer):
+        if options:
+            raise ValueError(
+                f"get_tokenizer: options {sorted(options)} only apply to 'word' or 'char', "
+                "not to a callable tokenizer; configure your callable instead"
+            )
+        return tokenizer
+    if tokenizer == "word":
+        return WordTokenizer(**options)  # type: ignore[arg-type]
+    if tokenizer == "char":
+        return CharTokenizer(**options)  # type: ignore[arg-type]
+    raise ValueError(
+        f"get_tokenizer: unknown tokenizer {tokenizer!r}; use 'word', 'char' or a callable "
+        "taking a string and returning a list of tokens"
+    )

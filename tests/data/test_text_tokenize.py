@@ -1,0 +1,63 @@
+"""Tokenizers: lower-casing and the three punctuation modes."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from nnatlas.data.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
+
+TEXT = "Don't panic, it's FINE!  State-of-the-art<br />results."
+
+
+def test_word_split_punctuation_is_the_default() -> None:
+    assert WordTokenizer()(TEXT) == [
+        "don't", "panic", ",", "it's", "fine", "!", "state-of-the-art", "results", ".",
+    ]  # fmt: skip
+
+
+def test_word_strip_and_keep() -> None:
+    assert WordTokenizer(punctuation="strip")(TEXT) == [
+        "don't", "panic", "it's", "fine", "state-of-the-art", "results",
+    ]  # fmt: skip
+    kept = WordTokenizer(punctuation="keep", lower=False)("Great! Great movie.")
+    assert kept == ["Great!", "Great", "movie."]  # punctuation glued: "Great!" != "Great"
+
+
+def test_lowercase_is_an_option() -> None:
+    assert WordTokenizer(lower=False)("Hello World")[0] == "Hello"
+    assert WordTokenizer(lower=True)("Hello World")[0] == "hello"
+
+
+def test_html_breaks_are_layout() -> None:
+    assert "br" not in WordTokenizer()("a<br /><br />b")
+    assert "br" in WordTokenizer(strip_html=False)("a<br />b")
+
+
+def test_unicode_words_and_nfkc() -> None:
+    assert WordTokenizer()("Café naïve ｆｕｌｌ") == ["café", "naïve", "full"]
+    assert WordTokenizer(normalize=None)("ｆｕｌｌ") == ["ｆｕｌｌ"]
+
+
+def test_char_tokenizer_keeps_everything_by_default() -> None:
+    assert CharTokenizer()("Hi,\nyo") == ["H", "i", ",", "\n", "y", "o"]
+    assert CharTokenizer(lower=True, punctuation="strip")("Hi, yo!") == ["h", "i", " ", "y", "o"]
+    assert "".join(CharTokenizer()(TEXT)) == TEXT
+
+
+def test_get_tokenizer_and_bad_options() -> None:
+    assert get_tokenizer("word", punctuation="strip")("a, b") == ["a", "b"]
+    assert get_tokenizer("char")("ab") == ["a", "b"]
+    assert get_tokenizer(str.split)("a b") == ["a", "b"]
+    with pytest.raises(ValueError, match="unknown tokenizer 'bpe'"):
+        get_tokenizer("bpe")
+    with pytest.raises(ValueError, match="punctuation must be one of"):
+        WordTokenizer(punctuation="remove")
+    with pytest.raises(ValueError, match="only apply to 'word' or 'char'"):
+        get_tokenizer(str.split, lower=True)
+
+
+def test_tokenizers_pickle_for_dataloader_workers() -> None:
+    tok = WordTokenizer(punctuation="strip")
+    assert pickle.loads(pickle.dumps(tok))(TEXT) == tok(TEXT)
