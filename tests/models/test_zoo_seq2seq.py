@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from nnatlas.models import Seq2Seq, create_model
 from nnatlas.models.attention import AdditiveAttention, LuongAttention
 
-PAD, BOS, EOS = 0, 1, 2
+PAD, BOS, EOS = 0, 2, 3  # nnatlas.data.Vocab reserved ids, Seq2Seq defaults
 V = 10  # ids 3..9 are the symbols to copy
 
 
@@ -19,7 +19,7 @@ def copy_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor
     src = torch.full((n, 6), PAD)
     tgt = torch.full((n, 8), PAD)
     for i, n_i in enumerate(lengths.tolist()):
-        symbols = torch.randint(3, V, (n_i,), generator=gen)
+        symbols = torch.randint(EOS + 1, V, (n_i,), generator=gen)  # no special ids
         src[i, :n_i] = symbols
         tgt[i, 0], tgt[i, 1 : n_i + 1], tgt[i, n_i + 1] = BOS, symbols, EOS
     return src, tgt
@@ -82,7 +82,7 @@ def test_copy_task_trains_to_exact_outputs() -> None:
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(0)
-    for _ in range(200):
+    for _ in range(400):
         src, tgt = copy_batch(64, gen)
         logits = model(src, tgt[:, :-1])  # (N, 7, V)
         loss = F.cross_entropy(logits.reshape(-1, V), tgt[:, 1:].reshape(-1), ignore_index=PAD)
