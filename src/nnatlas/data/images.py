@@ -1,0 +1,280 @@
+"""In-memory image datasets: containers, deterministic splits and ``load_image_dataset``.
+
+A dataset reader (see :mod:`nnatlas.data.image_datasets`) returns :class:`RawImages`: uint8
+arrays for the official splits it has. :func:`build_splits` turns them into :class:`ImageSplits`:
+
+* the official test split is kept; a dataset without one gets a stratified test split
+  (``test_fraction`` of all examples);
+* validation is carved from the training data (``val_fraction`` of it), stratified by class,
+  unless the dataset ships an official validation split (MedMNIST, ``train/val/test``
+  folders; a folder with only ``train/val`` uses ``val`` as its test split);
+* the same ``seed`` always gives the same split;
+* pixel values become float32 in [0, 1]; ``mean``/``std`` are per channel, on train only
+  (using the validation or test images would leak them into training).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnatlas.data.catalog import DatasetError, DatasetSpec, get_spec
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split of a dataset held in memory.
+
+    Shape:
+        x: (N, C, H, W) float32 in [0, 1] for images ((N, D) for tabular data).
+        y: (N,) int64 class indices.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __iter__(self):  # lets ``x, y = split`` work
+        return iter((self.x, self.y))
+
+    def __repr__(self) -> str:
+        return f"Split(x={tuple(self.x.shape)} {self.x.dtype}, y={tuple(self.y.shape)})"
+
+
+@dataclass
+class ImageSplits:
+    """Train/validation/test splits of an image dataset.
+
+    Attributes:
+        name: catalog name.
+        train, val, test: :class:`Split` (``val`` may be empty when ``val_fraction=0``).
+        classes: class names, ``classes[y]``.
+        mean, std: per-channel statistics of ``train.x`` (use them to normalize every split).
+    """
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    classes: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def in_chans(self) -> int:
+        return int(self.train.x.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.train.x.shape[2]), int(self.train.x.shape[3])
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std`` per channel. Shape: (N, C, H, W) -> (N, C, H, W)."""
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def __repr__(self) -> str:
+        c, h, w = self.train.x.shape[1:]
+        return (
+            f"ImageSplits({self.name!r}, train={len(self.train)}, val={len(self.val)}, "
+            f"test={len(self.test)}, classes={self.num_classes}, shape=({c}, {h}, {w}))"
+        )
+
+
+@dataclass
+class RawImages:
+    """What a reader returns: uint8 images (N, C, H, W) and int64 labels per official split."""
+
+    classes: list[str]
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    source: str = ""  # the file/folder read, for error messages
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into ``(keep, held_out)``, holding out ``round(fraction * N)`` examples
+    spread over the classes in proportion to their sizes.
+
+    Deterministic for a given ``seed``; both index arrays are sorted.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    quota = fraction * counts
+    n_held = np.floor(quota).astype(np.int64)
+    # Largest remainders get the leftover examples so the total is exactly round(fraction * N);
+    # the random permutation first breaks ties between equal remainders fairly.
+    leftover = int(round(fraction * len(y))) - int(n_held.sum())
+    order = rng.permutation(len(classes))
+    order = order[np.argsort(-(quota - n_held)[order], kind="stable")]
+    n_held[order[:leftover]] += 1
+    keep, held = [], []
+    for c, k in zip(classes, n_held, strict=True):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        held.append(idx[:k])
+        keep.append(idx[k:])
+    if not keep:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+
+
+def _to_float(x: np.ndarray) -> torch.Tensor:
+    # uint8 [0, 255] -> float32 [0, 1]; readers that produce floats already scaled pass through.
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+
+
+def _check(x: np.ndarray, y: np.ndarray, classes: list[str], where: str, split: str) -> None:
+    if len(x) != len(y):
+        raise DatasetError(f"{where}: {split} split has {len(x)} images but {len(y)} labels")
+    if x.ndim != 4:
+        raise DatasetError(f"{where}: {split} images should be (N, C, H, W), got {x.shape}")
+    if len(y) and (y.min() < 0 or y.max() >= len(classes)):
+        raise DatasetError(
+            f"{where}: {split} labels out of range: found {int(y.min())}..{int(y.max())}, "
+            f"expected 0..{len(classes) - 1} for {len(classes)} classes"
+        )
+
+
+def build_splits(
+    name: str,
+    raw: RawImages,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    test_fraction: float = 0.15,
+) -> ImageSplits:
+    """Turn a reader's :class:`RawImages` into :class:`ImageSplits` (see the module docstring)."""
+    where = raw.source or name
+    parts = dict(raw.splits)
+    if "train" not in parts or len(parts["train"][1]) == 0:
+        raise DatasetError(f"{where}: dataset {name!r} is empty (no training examples)")
+    for split, (x, y) in parts.items():
+        _check(x, y, raw.classes, where, split)
+    x_all, y_all = parts["train"]
+    if "test" not in parts:
+        keep, held = stratified_split(y_all, test_fraction, seed)
+        parts["test"] = (x_all[held], y_all[held])
+        x_all, y_all = x_all[keep], y_all[keep]
+    if "val" not in parts:
+        # seed + 1: the validation draw is independent of the test draw above.
+        keep, held = stratified_split(y_all, val_fraction, seed + 1)
+        parts["val"] = (x_all[held], y_all[held])
+        x_all, y_all = x_all[keep], y_all[keep]
+    parts["train"] = (x_all, y_all)
+    splits = {
+        s: Split(_to_float(parts[s][0]), torch.from_numpy(parts[s][1]).long()) for s in SPLITS
+    }
+    x = splits["train"].x
+    mean = x.mean(dim=(0, 2, 3))  # (C,)
+    std = x.std(dim=(0, 2, 3), unbiased=False).clamp_min(1e-8)
+    return ImageSplits(
+        name=name,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        classes=list(raw.classes),
+        mean=tuple(float(v) for v in mean),
+        std=tuple(float(v) for v in std),
+        info={"source": raw.source, "seed": seed, "val_fraction": val_fraction},
+    )
+
+
+Reader = Callable[[DatasetSpec, "Path | None", tuple[str, ...]], RawImages]
+
+
+def make_image_loader(reader: Reader) -> Callable[..., Any]:
+    """Wrap ``reader(spec, root, wanted_splits) -> RawImages`` as a catalog loader.
+
+    The loader returns :class:`ImageSplits`, or, with ``only="test"`` (etc.), just that official
+    :class:`Split` (so a copy holding only the test files is still useful). Extra keyword
+    options (e.g. ``image_size`` for image folders) go to the reader when it declares them.
+    """
+
+    def loader(
+        spec: DatasetSpec,
+        root: Path | None = None,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        test_fraction: float = 0.15,
+        only: str | None = None,
+        **options: Any,
+    ) -> ImageSplits | Split:
+        accepted = inspect.signature(reader).parameters
+        for key in options:
+            if key not in accepted:
+                raise TypeError(f"dataset {spec.name!r} does not take option {key!r}")
+        if only is not None:
+            if only not in SPLITS:
+                raise ValueError(f"only must be one of {SPLITS}, got {only!r}")
+            raw = reader(spec, root, (only,), **options)
+            if only not in raw.splits:
+                raise DatasetError(f"dataset {spec.name!r} has no official {only!r} split")
+            x, y = raw.splits[only]
+            _check(x, y, raw.classes, raw.source or spec.name, only)
+            return Split(_to_float(x), torch.from_numpy(y).long())
+        raw = reader(spec, root, SPLITS, **options)
+        return build_splits(spec.name, raw, val_fraction, seed, test_fraction)
+
+    return loader
+
+
+def load_image_dataset(
+    name: str,
+    root: str | Path | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    *,
+    test_fraction: float = 0.15,
+    **options: Any,
+) -> ImageSplits:
+    """Load a named image dataset into memory, split and ready for training.
+
+    Args:
+        name: catalog name: ``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``,
+            ``medmnist:<flag>``, ``imagefolder:PATH``, ``opencv-digits[:PATH]``, ``hymenoptera``.
+        root: a local copy to use instead of the catalog's sources.
+        val_fraction: fraction of the training data held out for validation (ignored when the
+            dataset has an official validation split).
+        seed: split seed; the same seed gives the same split.
+        test_fraction: for datasets without an official test split, the fraction of all
+            examples held out for testing.
+        **options: dataset-specific, e.g. ``image_size=224`` for image folders (default 128).
+
+    Returns:
+        :class:`ImageSplits` with x (N, C, H, W) float32 in [0, 1] and y (N,) int64.
+
+    Shape:
+        train.x: (N_train, C, H, W); train.y: (N_train,).
+    """
+    spec = get_spec(name)
+    if spec.kind != "image":
+        raise DatasetError(f"dataset {spec.name!r} is a {spec.kind} dataset, not an image dataset")
+    return spec.load(
+        root, val_fraction=val_fraction, seed=seed, test_fraction=test_fraction, **options
+    )
+
+
+def load_image_split(
+    name: str, split: str = "test", root: str | Path | None = None, **options: Any
+) -> Split:
+    """Load one official split only (e.g. the MNIST test set when the train files are absent)."""
+    spec = get_spec(name)
+    if spec.kind != "image":
+        raise DatasetError(f"dataset {spec.name!r} is a {spec.kind} dataset, not an image dataset")
+    return spec.load(root, only=split, **options)

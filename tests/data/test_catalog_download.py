@@ -1,0 +1,218 @@
+"""The real download code against a local HTTP server (which honours Range), and safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from image_writers import write_mnist_like
+
+from nnatlas.data import DataNotFoundError, DatasetError, fetch
+from nnatlas.data.catalog import DatasetSpec, RemoteFile, cache_source, url_source
+from nnatlas.data.download import ChecksumError, DownloadError, download_url, safe_extract
+
+PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves ``server.files``; honours ``Range: bytes=N-`` unless the path starts /norange/;
+    under /cut/ it promises the whole file but hangs up halfway (a dropped connection)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        files, log = self.server.files, self.server.log
+        data = files.get(self.path.replace("/norange", "", 1).replace("/cut", "", 1))
+        if data is None:
+            self.send_error(404)
+            return
+        wanted = self.headers.get("Range")
+        log.append((self.path, wanted))
+        start = 0
+        if wanted and not self.path.startswith("/norange/"):
+            start = int(wanted.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if self.path.startswith("/cut/") else body)
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.log = {}, []
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_download_verifies_checksum(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    dest = download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(PAYLOAD), progress=True)
+    assert dest.read_bytes() == PAYLOAD
+    assert not (tmp_path / "f.bin.part").exists()
+    md5 = "md5:" + hashlib.md5(PAYLOAD).hexdigest()
+    assert download_url(f"{server.base}/f.bin", tmp_path / "g.bin", md5).read_bytes() == PAYLOAD
+
+
+def test_download_resumes_from_part_file(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:30000])
+    dest = download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert server.log == [("/f.bin", "bytes=30000-")]  # only the rest was asked for
+
+
+def test_dropped_connection_keeps_part_and_resumes(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    with pytest.raises(DownloadError, match="cut/f.bin: interrupted"):
+        download_url(f"{server.base}/cut/f.bin", tmp_path / "f.bin", sha256(PAYLOAD))
+    part = tmp_path / "f.bin.part"
+    got = part.stat().st_size
+    assert 0 < got < len(PAYLOAD) and not (tmp_path / "f.bin").exists()
+    dest = download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(PAYLOAD))
+    assert dest.read_bytes() == PAYLOAD
+    assert server.log[-1] == ("/f.bin", f"bytes={got}-")
+
+
+def test_complete_part_file_and_server_without_range(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD)  # interrupted just before the rename: 416
+    assert download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(PAYLOAD)).exists()
+    # A server that ignores Range sends everything with 200: start over, do not append.
+    (tmp_path / "h.bin.part").write_bytes(b"stale bytes")
+    dest = download_url(f"{server.base}/norange/f.bin", tmp_path / "h.bin", sha256(PAYLOAD))
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_checksum_mismatch_refused_naming_file(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    with pytest.raises(ChecksumError, match=r"f\.bin.*sha256 checksum mismatch"):
+        download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(b"other"))
+    assert not (tmp_path / "f.bin").exists() and not (tmp_path / "f.bin.part").exists()
+
+
+def test_http_error_names_url(server, tmp_path):
+    with pytest.raises(DownloadError, match=r"/missing.bin: HTTP 404"):
+        download_url(f"{server.base}/missing.bin", tmp_path / "m.bin")
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_catalog_downloads_and_extracts_archive(server, tmp_path, monkeypatch):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+        for name, data in (("pack/a.txt", b"alpha"), ("pack/b.txt", b"beta")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    server.files["/pack.tar.gz"] = buffer.getvalue()
+    monkeypatch.setenv("NNATLAS_DATA", str(tmp_path / "cache"))
+    monkeypatch.delenv("NNATLAS_OFFLINE", raising=False)
+    remote = RemoteFile(
+        "pack.tar.gz", f"{server.base}/pack.tar.gz", sha256(buffer.getvalue()), extract=True
+    )
+    spec = DatasetSpec(
+        name="h5-pack",
+        kind="text",
+        description="test",
+        loader=lambda s, r: None,
+        sources=[cache_source(), url_source(remote)],
+        files=("pack/a.txt", "pack/b.txt"),
+    )
+    folder = fetch(spec)
+    assert folder == tmp_path / "cache" / "h5-pack"
+    assert (folder / "pack" / "b.txt").read_bytes() == b"beta"
+    n_requests = len(server.log)
+    assert fetch(spec) == folder and len(server.log) == n_requests  # cached now: no request
+
+
+def test_catalog_refuses_mismatching_download(server, tmp_path, monkeypatch):
+    # Files in the right format but not the published ones: their md5 differs, so the catalog
+    # refuses them and says which file.
+    write_mnist_like(tmp_path / "served", n_train=10, n_test=10)
+    for path in (tmp_path / "served").iterdir():
+        server.files[f"/mnist/{path.name}"] = path.read_bytes()
+    monkeypatch.setenv("NNATLAS_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNATLAS_NO_SYSTEM_DATA", "1")
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_MIRROR", f"{server.base}/mnist")
+    monkeypatch.delenv("NNATLAS_OFFLINE", raising=False)
+    with pytest.raises(DataNotFoundError) as err:
+        fetch("mnist")
+    reason = err.value.attempts[-1][1]
+    assert "ChecksumError" in reason and "train-images-idx3-ubyte.gz" in reason
+    assert "md5 checksum mismatch" in reason
+
+
+# ---------------------------------------------------------------- safe extraction
+
+
+def _tar_with(tmp_path, name, kind=tarfile.REGTYPE, linkname=""):
+    path = tmp_path / "bad.tar"
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, linkname
+        data = b"evil" if kind == tarfile.REGTYPE else b""
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("member", ["../evil", "ok/../../evil", "/tmp/evil-abs"])
+def test_tar_member_escaping_refused(tmp_path, member):
+    archive = _tar_with(tmp_path, member)
+    with pytest.raises(DatasetError, match="escape"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_tar_links_refused(tmp_path):
+    archive = _tar_with(tmp_path, "link", tarfile.SYMTYPE, "/etc/passwd")
+    with pytest.raises(DatasetError, match="link"):
+        safe_extract(archive, tmp_path / "out")
+    archive = _tar_with(tmp_path, "hard", tarfile.LNKTYPE, "x")
+    with pytest.raises(DatasetError, match="link"):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_zip_member_escaping_refused_and_good_zip_extracts(tmp_path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("fine.txt", b"fine")
+        zf.writestr("../evil", b"evil")
+    with pytest.raises(DatasetError, match=r"bad.zip: member '../evil' would escape"):
+        safe_extract(bad, tmp_path / "out")
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "out" / "fine.txt").exists()
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("d/fine.txt", b"fine")
+    safe_extract(good, tmp_path / "out")
+    assert (tmp_path / "out" / "d" / "fine.txt").read_bytes() == b"fine"
+
+
+def test_not_an_archive(tmp_path):
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not an archive at all")
+    with pytest.raises(DatasetError, match="junk.tar.gz: not a zip or tar archive"):
+        safe_extract(junk, tmp_path / "out")
