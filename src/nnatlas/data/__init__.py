@@ -36,17 +36,31 @@ from nnatlas.data.sequence import (
     BucketBatchSampler,
     batchify,
     collate_padded,
+    collate_pairs,
+    lm_stream_batches,
+    lm_windows,
     pad_batch,
     truncate_pad,
+    truncation_report,
 )
 from nnatlas.data.synthetic import TabularSplits, load_tabular_dataset
-from nnatlas.data.text_datasets import (
+from nnatlas.data.synthetic_seq import SequenceSplits, adding_problem, copy_task, date_pairs
+from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
+from nnatlas.data.text_pipeline import (
+    EncodedPairs,
+    EncodedTexts,
+    LMCorpus,
+    TextClassificationSplits,
+    TranslationData,
+    encode_pairs,
+    load_lm_corpus,
     load_text_classification,
     load_text_corpus,
     load_translation_pairs,
+    split_corpus,
 )
 from nnatlas.data.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
-from nnatlas.data.vocab import Vocab
+from nnatlas.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab, vocab_coverage_table
 
 __all__ = [
     # catalog
@@ -76,16 +90,41 @@ __all__ = [
     "to_grayscale",
     "to_rgb",
     # text and sequences
+    "adding_problem",
+    "batchify",
+    "BOS_ID",
     "BucketBatchSampler",
     "CharTokenizer",
-    "Vocab",
-    "WordTokenizer",
-    "batchify",
     "collate_padded",
+    "collate_pairs",
+    "copy_task",
+    "date_pairs",
+    "encode_pairs",
+    "EncodedPairs",
+    "EncodedTexts",
+    "EOS_ID",
     "get_tokenizer",
+    "LabeledTexts",
+    "lm_stream_batches",
+    "lm_windows",
+    "LMCorpus",
+    "load_lm_corpus",
     "load_text_classification",
     "load_text_corpus",
     "load_translation_pairs",
     "pad_batch",
+    "PAD_ID",
+    "PairSplits",
+    "RawTextClassification",
+    "SequenceSplits",
+    "SPECIALS",
+    "split_corpus",
+    "TextClassificationSplits",
+    "TranslationData",
     "truncate_pad",
+    "truncation_report",
+    "UNK_ID",
+    "Vocab",
+    "vocab_coverage_table",
+    "WordTokenizer",
 ]
