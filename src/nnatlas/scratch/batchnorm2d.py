@@ -1,0 +1,34 @@
+"""Batch normalization of images (Ioffe & Szegedy 2015, arXiv 1502.03167).
+
+See: torch.nn.BatchNorm2d.
+
+The arithmetic (batch statistics, running-stat update with PyTorch's momentum convention and
+unbiased running variance, the compact backward) lives once in
+:mod:`nnatlas.scratch.batchnorm`; this layer only fixes the input layout: statistics per channel
+C over N, H and W.
+"""
+
+from __future__ import annotations
+
+from nnatlas.scratch.batchnorm import BatchNormBase
+
+
+class BatchNorm2d(BatchNormBase):
+    """Per-channel normalization of an (N, C, H, W) batch. See: torch.nn.BatchNorm2d.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance for stability.
+        momentum: weight of the new batch in the running statistics; None for a cumulative
+            average.
+        affine: learn ``weight`` (gamma, init 1) and ``bias`` (beta, init 0).
+        track_running_stats: keep ``running_mean``/``running_var``/``num_batches_tracked``
+            buffers and use them in eval mode.
+        dtype: float32 (default) or float64.
+
+    Shape:
+        x: (N, C, H, W) -> (N, C, H, W); statistics over axes (0, 2, 3).
+    """
+
+    _expected = "(N, C, H, W)"
+    _ndims = (4,)

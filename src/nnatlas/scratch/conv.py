@@ -1,0 +1,316 @@
+"""2-D convolution as im2col + one batched GEMM. See: torch.nn.Conv2d.
+
+The forward pass copies every receptive field of the (padded) input into a column buffer
+``cols`` of shape (N, G, C_in/G * kH * kW, H_out * W_out) -- "im2col" -- so the convolution
+becomes a single matrix product with the weight viewed as (G, C_out/G, C_in/G * kH * kW).
+That layout yields the output directly in (N, C_out, H_out, W_out) order, with no transpose.
+
+The backward pass reuses the same columns:
+
+- ``grad_weight`` = grad_out @ cols^T, summed over the batch (one batched GEMM);
+- ``grad_input`` takes one of two routes, both without Python loops over samples or pixels:
+  * stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with
+    the spatially flipped, in/out-swapped kernel, so it is again im2col + one GEMM;
+  * otherwise "col2im": ``grad_cols = W^T @ grad_out`` and each kernel offset (kH * kW of them)
+    adds its strided slice back onto the input grid (the adjoint of im2col).
+
+Buffers (the padded input and the columns) are kept between calls of the same shape: the
+columns are what the backward pass needs, and reusing them spares a large allocation per step.
+Memory: the columns hold kH * kW copies of the input (9x for a 3x3 kernel), which is fine for the
+small images this engine is meant for (MNIST, CIFAR) and the reason it is not meant for 224x224.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
+
+IntPair = int | tuple[int, int]
+
+
+def _pair(value: IntPair, name: str, layer: str, minimum: int = 1) -> tuple[int, int]:
+    """``3 -> (3, 3)``; checks both entries are integers >= ``minimum``."""
+    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v >= minimum for v in pair):
+        raise ValueError(
+            f"{layer}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def conv_output_size(
+    layer: str,
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[int, int]:
+    """Output (H_out, W_out) of a sliding window, as PyTorch computes it (floor division).
+
+    Raises:
+        ShapeError: naming ``layer`` when the (dilated) kernel does not fit in the padded input.
+    """
+    out = []
+    for s, k, st, p, d in zip(size, kernel, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1  # extent of the dilated kernel
+        if span > s + 2 * p:
+            raise ShapeError(
+                f"{layer}: kernel {kernel[0]}x{kernel[1]} (dilation {dilation[0]}x{dilation[1]}, "
+                f"extent {span}) is larger than the padded input "
+                f"{size[0] + 2 * padding[0]}x{size[1] + 2 * padding[1]} (input {size[0]}x{size[1]} "
+                f"+ padding {padding[0]}x{padding[1]}); use a larger input, more padding or a "
+                "smaller kernel"
+            )
+        out.append((s + 2 * p - span) // st + 1)
+    return out[0], out[1]
+
+
+def _window(size: int, start: int, count: int, stride: int) -> slice:
+    """The slice that visits ``count`` positions from ``start`` every ``stride``."""
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+def im2col(
+    xp: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_size: tuple[int, int],
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Copy the receptive fields of a padded input into columns.
+
+    One strided slice copy per kernel offset (kH * kW copies, each over the whole batch).
+
+    Args:
+        xp: padded input.
+        out: optional buffer of the result's shape and dtype to fill (reused between steps).
+
+    Shape:
+        xp: (N, C, H_pad, W_pad) -> (N, C, kH, kW, H_out, W_out)
+    """
+    n, c = xp.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    if out is None:
+        out = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
+    for i in range(kh):
+        rows = _window(xp.shape[2], i * dh, ho, sh)
+        for j in range(kw):
+            out[:, :, i, j] = xp[:, :, rows, _window(xp.shape[3], j * dw, wo, sw)]
+    return out
+
+
+class Conv2d(Module):
+    """2-D cross-correlation over an (N, C, H, W) batch, as ``torch.nn.Conv2d``.
+
+    Args:
+        in_channels: C_in.
+        out_channels: C_out.
+        kernel_size: kH, kW (an int means square).
+        stride: step of the window.
+        padding: zeros added on each side of H and W.
+        dilation: spacing between kernel taps.
+        groups: split channels into ``groups`` independent convolutions (both channel counts
+            must divide by it; ``groups == in_channels`` is a depthwise convolution).
+        bias: learn a per-output-channel bias.
+        dtype: float32 (default) or float64.
+        rng: generator for the initial weights. PyTorch's default init,
+            ``kaiming_uniform_(a=sqrt(5))``, is ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with
+            ``fan_in = in_channels / groups * kH * kW``; the bias uses the same bound.
+
+    Attributes:
+        requires_input_grad: set False on a model's first layer to skip the input gradient
+            (PyTorch skips it when the input does not require grad); ``backward`` then returns
+            None.
+
+    Shape:
+        x: (N, C_in, H, W) -> (N, C_out, H_out, W_out), with
+        ``H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1`` (likewise W_out);
+        ``weight`` is (C_out, C_in / groups, kH, kW) and ``bias`` (C_out,), as in PyTorch.
+        The input is cast to the weight's dtype, so a float32 layer computes in float32.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        dtype: type[np.floating] = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        name = "Conv2d"
+        if in_channels <= 0 or out_channels <= 0:
+            raise ValueError(
+                f"{name}: in_channels and out_channels must be positive, got {in_channels}, "
+                f"{out_channels}"
+            )
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{name}: groups={groups} must divide in_channels={in_channels} and "
+                f"out_channels={out_channels}"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        self.stride = _pair(stride, "stride", name)
+        self.padding = _pair(padding, "padding", name, minimum=0)
+        self.dilation = _pair(dilation, "dilation", name)
+        self.requires_input_grad = True
+        rng = rng if rng is not None else np.random.default_rng()
+        kh, kw = self.kernel_size
+        fan_in = in_channels // groups * kh * kw
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (out_channels, in_channels // groups, kh, kw)
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+        self.bias = (
+            Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype)) if bias else None
+        )
+        self._buffers_by_use: dict[str, np.ndarray] = {}
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _buffer(self, use: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> np.ndarray:
+        """A scratch array kept between calls; ``zero`` ones are zeroed only when created
+        (callers write only the interior, so a padding border stays zero)."""
+        buf = self._buffers_by_use.get(use)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.zeros(shape, dtype=dtype) if zero else np.empty(shape, dtype=dtype)
+            self._buffers_by_use[use] = buf
+        return buf
+
+    def _pad(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+        """``x`` with ``pad`` zeros on each side of H and W, in a reused buffer."""
+        if pad == (0, 0):
+            return x
+        n, c, h, w = x.shape
+        xp = self._buffer(use, (n, c, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
+        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x
+        return xp
+
+    def _weight_groups(self) -> np.ndarray:
+        """Shape: (C_out, C_in/G, kH, kW) -> (G, C_out/G, C_in/G * kH * kW), a view."""
+        return self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
+
+    # -- forward / backward -------------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_ndim(self, x, f"(N, {self.in_channels}, H, W)", (4,))
+        if x.shape[1] != self.in_channels:
+            raise ShapeError(
+                f"{self.layer_name}: expected input (N, {self.in_channels}, H, W), got {x.shape}"
+            )
+        dtype = self.weight.data.dtype
+        x = np.ascontiguousarray(x, dtype=dtype)
+        n, _, h, w = x.shape
+        g = self.groups
+        ho, wo = conv_output_size(
+            self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
+        )
+        xp = self._pad("x_pad", x, self.padding)  # (N, C_in, H_pad, W_pad)
+        kh, kw = self.kernel_size
+        cols = self._buffer("cols", (n, self.in_channels, kh, kw, ho, wo), dtype, zero=False)
+        im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
+        cols = cols.reshape(n, g, -1, ho * wo)  # (N, G, C_in/G * kH * kW, P), P = H_out * W_out
+        out = np.matmul(self._weight_groups(), cols)  # (N, G, C_out/G, P)
+        out = out.reshape(n, self.out_channels, ho, wo)  # (N, C_out, H_out, W_out)
+        if self.bias is not None:
+            out += self.bias.data[:, None, None]
+        self._cache = (cols, (h, w))
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        if self._cache is None:
+            raise RuntimeError(f"{self.layer_name}: backward called before forward")
+        cols, (h, w) = self._cache
+        n, g = cols.shape[0], self.groups
+        ho, wo = grad_out.shape[2:]
+        grad_out = np.ascontiguousarray(grad_out, dtype=self.weight.data.dtype)
+        grad_g = grad_out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P)
+        if self.bias is not None:
+            self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
+        # dW^T = cols @ grad^T: (N, G, K, P) @ (N, G, P, C_out/G) -> summed over N: (G, K, C_out/G).
+        # This operand order, with grad^T made contiguous (it is small), runs 1.5-3x faster in
+        # OpenBLAS than grad @ cols^T, which streams the large cols transposed.
+        grad_t = np.ascontiguousarray(grad_g.transpose(0, 1, 3, 2))  # (N, G, P, C_out/G)
+        grad_w = np.matmul(cols, grad_t).sum(axis=0).transpose(0, 2, 1)  # (G, C_out/G, K)
+        self.weight.accumulate(grad_w.reshape(self.weight.data.shape))
+        if not self.requires_input_grad:
+            return None
+        # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
+        # input pixel) are not much larger than col2im's (C_in per output pixel) plus the adds.
+        if self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo:
+            return self._input_grad_full_conv(grad_out, (h, w))
+        return self._input_grad_col2im(grad_out, (h, w), (ho, wo))
+
+    def _input_grad_col2im(
+        self, grad_out: np.ndarray, size: tuple[int, int], out_size: tuple[int, int]
+    ) -> np.ndarray:
+        """grad_cols = W^T @ grad_out, then scatter-add the columns (any stride).
+
+        Works batch-last, (C, H, W, N): each of the kH * kW strided adds then runs over long
+        contiguous rows (W_out * N values) instead of rows of W_out values, which makes the
+        adds several times faster for small feature maps.
+        """
+        n, g = grad_out.shape[0], self.groups
+        kh, kw = self.kernel_size
+        (ph, pw), (h, w), (ho, wo) = self.padding, size, out_size
+        # (N, C_out, H_out, W_out) -> (G, C_out/G, H_out * W_out * N)
+        grad_t = np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(g, -1, ho * wo * n)
+        w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
+        grad_cols = np.matmul(w_t, grad_t)  # (G, K, P * N)
+        grad_cols = grad_cols.reshape(self.in_channels, kh, kw, ho, wo, n)
+        grad_xp = np.zeros((self.in_channels, h + 2 * ph, w + 2 * pw, n), dtype=grad_out.dtype)
+        for i in range(kh):
+            rows = _window(h + 2 * ph, i * self.dilation[0], ho, self.stride[0])
+            for j in range(kw):
+                cols = _window(w + 2 * pw, j * self.dilation[1], wo, self.stride[1])
+                grad_xp[:, rows, cols] += grad_cols[:, i, j]  # (C_in, H_out, W_out, N)
+        grad_x = grad_xp[:, ph : ph + h, pw : pw + w]  # (C_in, H, W, N)
+        return np.ascontiguousarray(grad_x.transpose(3, 0, 1, 2))  # (N, C_in, H, W)
+
+    def _input_grad_full_conv(self, grad_out: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Stride 1: dx = grad_out (padded by d (k - 1) - p) correlated with the flipped kernel.
+
+        dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
+        i.e. a stride-1 convolution whose kernel is W flipped in space with C_in and C_out
+        swapped; it costs one im2col of grad_out and one GEMM, like the forward pass.
+        """
+        n, g = grad_out.shape[0], self.groups
+        (kh, kw), (dh, dw), (h, w) = self.kernel_size, self.dilation, size
+        c_out_g, c_in_g = self.out_channels // g, self.in_channels // g
+        # (C_out, C_in/G, kH, kW) -> (G, C_in/G, C_out/G * kH * kW), flipped in space.
+        w_flip = self.weight.data[:, :, ::-1, ::-1].reshape(g, c_out_g, c_in_g, kh, kw)
+        w_flip = w_flip.transpose(0, 2, 1, 3, 4).reshape(g, c_in_g, c_out_g * kh * kw)
+        pad = (dh * (kh - 1) - self.padding[0], dw * (kw - 1) - self.padding[1])
+        if min(pad) < 0:  # padding larger than the kernel extent: crop instead of pad
+            crop = (max(-pad[0], 0), max(-pad[1], 0))
+            grad_out = grad_out[
+                :, :, crop[0] : grad_out.shape[2] - crop[0], crop[1] : grad_out.shape[3] - crop[1]
+            ]
+            pad = (max(pad[0], 0), max(pad[1], 0))
+        gp = self._pad("grad_pad", np.ascontiguousarray(grad_out), pad)  # (N, C_out, H+.., W+..)
+        cols = self._buffer(
+            "grad_cols", (n, self.out_channels, kh, kw, h, w), grad_out.dtype, zero=False
+        )
+        im2col(gp, self.kernel_size, (1, 1), self.dilation, (h, w), out=cols)
+        cols = cols.reshape(n, g, c_out_g * kh * kw, h * w)  # (N, G, C_out/G * kH * kW, H * W)
+        grad_x = np.matmul(w_flip, cols)  # (N, G, C_in/G, H * W)
+        return grad_x.reshape(n, self.in_channels, h, w)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + f", bias={self.bias is not None}"

@@ -1,0 +1,286 @@
+"""Conv2d, pooling, Flatten and BatchNorm2d of the scratch engine against PyTorch (float64) and
+central differences, plus the errors bad inputs get."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nnatlas.bridge.parity import check_parity
+from nnatlas.bridge.transfer import torch_to_scratch
+from nnatlas.scratch.batchnorm2d import BatchNorm2d
+from nnatlas.scratch.conv import Conv2d
+from nnatlas.scratch.flatten import Flatten
+from nnatlas.scratch.gradcheck import gradcheck
+from nnatlas.scratch.module import ShapeError
+from nnatlas.scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+PARITY_TOL = 1e-10
+GRAD_TOL = 1e-6
+
+# (Conv2d kwargs, input shape). Covers both input-gradient routes (full convolution for
+# stride 1, col2im otherwise or when C_out >> C_in), cropping (padding > kernel extent),
+# rectangular kernels/strides, dilation, groups, depthwise and no bias.
+CONV_CONFIGS = [
+    ({"in_channels": 3, "out_channels": 4, "kernel_size": 3}, (2, 3, 6, 7)),
+    ({"in_channels": 3, "out_channels": 5, "kernel_size": 3, "padding": 1}, (3, 3, 5, 5)),
+    ({"in_channels": 2, "out_channels": 8, "kernel_size": 3}, (2, 2, 6, 6)),  # col2im at stride 1
+    (
+        {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
+        (2, 3, 7, 6),
+    ),
+    ({"in_channels": 2, "out_channels": 3, "kernel_size": (5, 3), "stride": (2, 1)}, (2, 2, 9, 6)),
+    ({"in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 3}, (2, 2, 4, 5)),  # crop
+    (
+        {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "dilation": 2, "padding": 1},
+        (2, 2, 7, 7),
+    ),
+    (
+        {"in_channels": 2, "out_channels": 2, "kernel_size": 2, "dilation": (2, 1), "stride": 2},
+        (1, 2, 7, 6),
+    ),
+    ({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 2}, (2, 4, 5, 6)),
+    (
+        {"in_channels": 4, "out_channels": 4, "kernel_size": 3, "groups": 4, "stride": 2},
+        (2, 4, 7, 7),
+    ),
+    ({"in_channels": 3, "out_channels": 4, "kernel_size": 1, "bias": False}, (2, 3, 4, 5)),
+]
+
+
+def _conv_pair(kwargs: dict, seed: int = 0) -> tuple[Conv2d, torch.nn.Conv2d]:
+    torch.manual_seed(seed)
+    return Conv2d(**kwargs, dtype=np.float64, rng=np.random.default_rng(seed)), torch.nn.Conv2d(
+        **kwargs
+    ).double()
+
+
+@pytest.mark.parametrize(("kwargs", "shape"), CONV_CONFIGS)
+def test_conv2d_matches_torch_float64(kwargs: dict, shape: tuple[int, ...]) -> None:
+    scratch, twin = _conv_pair(kwargs)
+    x = np.random.default_rng(1).standard_normal(shape)
+    report = check_parity(
+        scratch, twin, x, optimizer=("sgd", {"lr": 0.1, "momentum": 0.9}), steps=2
+    )
+    assert report.max_abs <= PARITY_TOL, report
+    assert report.max_abs_input_grad is not None
+
+
+@pytest.mark.parametrize(("kwargs", "shape"), CONV_CONFIGS)
+def test_conv2d_gradcheck(kwargs: dict, shape: tuple[int, ...]) -> None:
+    scratch, _ = _conv_pair(kwargs)
+    report = gradcheck(scratch, np.random.default_rng(2).standard_normal(shape))
+    assert report.passed, report
+    assert set(report.tensors) >= {"input", "weight"}
+
+
+def test_both_input_gradient_routes_agree() -> None:
+    """The stride-1 full-convolution route and col2im are two formulas for one gradient."""
+    conv = Conv2d(
+        3, 5, 3, padding=1, dilation=2, groups=1, dtype=np.float64, rng=np.random.default_rng(0)
+    )
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 8, 7))
+    out = conv(x)
+    grad = rng.standard_normal(out.shape)
+    full = conv._input_grad_full_conv(grad, x.shape[2:])
+    via_cols = conv._input_grad_col2im(grad, x.shape[2:], out.shape[2:])
+    np.testing.assert_allclose(full, via_cols, rtol=0, atol=1e-12)
+
+
+def test_conv2d_float32_matches_torch_and_keeps_dtype() -> None:
+    scratch, twin = _conv_pair({"in_channels": 6, "out_channels": 16, "kernel_size": 5})
+    scratch.to(np.float32)
+    twin.float()
+    torch_to_scratch(twin, scratch)
+    x = np.random.default_rng(0).standard_normal((4, 6, 14, 14)).astype(np.float32)
+    out = scratch(x)
+    grad_x = scratch.backward(np.ones_like(out))
+    tx = torch.from_numpy(x).requires_grad_(True)
+    twin(tx).sum().backward()
+    assert out.dtype == grad_x.dtype == scratch.weight.grad.dtype == np.float32
+    np.testing.assert_allclose(out, twin(tx).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), atol=1e-4)
+    np.testing.assert_allclose(scratch.weight.grad, twin.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_conv2d_reused_buffers_follow_batch_size_changes() -> None:
+    """Buffers are kept between calls; a new batch size must not reuse stale columns."""
+    conv = Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for n in (4, 2, 4):
+        fresh = Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=np.random.default_rng(0))
+        x = rng.standard_normal((n, 2, 5, 5))
+        g = rng.standard_normal((n, 3, 5, 5))
+        conv.zero_grad()
+        np.testing.assert_array_equal(conv(x), fresh(x))
+        np.testing.assert_array_equal(conv.backward(g), fresh.backward(g))
+        np.testing.assert_array_equal(conv.weight.grad, fresh.weight.grad)
+
+
+def test_conv2d_init_follows_torch_default() -> None:
+    conv = Conv2d(8, 16, 3, groups=2, rng=np.random.default_rng(0))
+    bound = 1 / np.sqrt(8 // 2 * 3 * 3)
+    assert conv.weight.shape == (16, 4, 3, 3) and conv.bias.shape == (16,)
+    assert np.abs(conv.weight.data).max() <= bound
+    assert np.abs(conv.bias.data).max() <= bound
+    # U(-b, b) has standard deviation b / sqrt(3)
+    assert abs(conv.weight.data.std() - bound / np.sqrt(3)) < 0.1 * bound
+
+
+def test_conv2d_skips_input_gradient_when_asked() -> None:
+    conv = Conv2d(1, 2, 3, rng=np.random.default_rng(0))
+    conv.requires_input_grad = False
+    out = conv(np.ones((2, 1, 5, 5), dtype=np.float32))
+    assert conv.backward(np.ones_like(out)) is None
+    assert conv.weight.grad is not None and conv.bias.grad is not None
+
+
+def test_conv2d_wrong_channels_error_names_layer_and_shapes() -> None:
+    conv = Conv2d(6, 16, 5)
+    with pytest.raises(
+        ShapeError, match=r"Conv2d: expected input \(N, 6, H, W\), got \(128, 3, 28, 28\)"
+    ):
+        conv(np.zeros((128, 3, 28, 28), dtype=np.float32))
+    with pytest.raises(ShapeError, match=r"Conv2d.*\(N, 6, H, W\)"):
+        conv(np.zeros((6, 28, 28), dtype=np.float32))
+
+
+def test_conv2d_kernel_larger_than_padded_input_error() -> None:
+    conv = Conv2d(1, 2, 5, padding=1)
+    conv(np.zeros((1, 1, 3, 3), dtype=np.float32))  # 3 + 2 * 1 = 5: fits exactly
+    with pytest.raises(
+        ShapeError, match=r"kernel 5x5 .* larger than the padded input 4x4 \(input 2x2"
+    ):
+        conv(np.zeros((1, 1, 2, 2), dtype=np.float32))
+    dilated = Conv2d(1, 2, 3, dilation=3)
+    with pytest.raises(ShapeError, match=r"extent 7"):
+        dilated(np.zeros((1, 1, 6, 6), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 4},
+        {"in_channels": 3, "out_channels": 6, "kernel_size": 0},
+        {"in_channels": 3, "out_channels": 6, "kernel_size": 3, "stride": 0},
+        {"in_channels": 3, "out_channels": 6, "kernel_size": 3, "padding": -1},
+    ],
+)
+def test_conv2d_bad_arguments(kwargs: dict) -> None:
+    with pytest.raises(ValueError, match="Conv2d"):
+        Conv2d(**kwargs)
+
+
+# -- pooling ---------------------------------------------------------------------------------
+POOL_CONFIGS = [
+    (lambda: MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 7, 8)),
+    (lambda: MaxPool2d(3, 2, 1), lambda: torch.nn.MaxPool2d(3, 2, 1), (2, 2, 9, 8)),
+    (lambda: MaxPool2d((3, 2), 1), lambda: torch.nn.MaxPool2d((3, 2), 1), (1, 2, 6, 5)),
+    (lambda: AvgPool2d(2), lambda: torch.nn.AvgPool2d(2), (2, 3, 7, 8)),
+    (lambda: AvgPool2d(3, 2, 1), lambda: torch.nn.AvgPool2d(3, 2, 1), (2, 2, 9, 8)),
+    (
+        lambda: AvgPool2d(3, 2, 1, count_include_pad=False),
+        lambda: torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+        (2, 2, 9, 8),
+    ),
+    (lambda: AvgPool2d((2, 3), (1, 2)), lambda: torch.nn.AvgPool2d((2, 3), (1, 2)), (1, 2, 5, 7)),
+    (lambda: AdaptiveAvgPool2d(1), lambda: torch.nn.AdaptiveAvgPool2d(1), (2, 3, 5, 4)),
+    (lambda: AdaptiveAvgPool2d((3, 2)), lambda: torch.nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
+    (lambda: AdaptiveAvgPool2d(4), lambda: torch.nn.AdaptiveAvgPool2d(4), (1, 2, 10, 6)),
+    (
+        lambda: AdaptiveAvgPool2d((None, 3)),
+        lambda: torch.nn.AdaptiveAvgPool2d((None, 3)),
+        (1, 2, 4, 7),
+    ),
+    (lambda: Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
+    (lambda: Flatten(0, 2), lambda: torch.nn.Flatten(0, 2), (2, 3, 4, 5)),
+    (lambda: Flatten(2), lambda: torch.nn.Flatten(2), (2, 3, 4, 5)),
+]
+
+
+@pytest.mark.parametrize(("make_scratch", "make_torch", "shape"), POOL_CONFIGS)
+def test_pool_and_flatten_match_torch_and_gradcheck(make_scratch, make_torch, shape) -> None:
+    x = np.random.default_rng(0).standard_normal(shape)
+    report = check_parity(make_scratch(), make_torch().double(), x)
+    assert report.max_abs <= PARITY_TOL, report
+    grad = gradcheck(make_scratch(), x)
+    assert grad.passed, grad
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, None, 0), (3, 2, 1), (3, 1, 1)])
+def test_maxpool_ties_route_to_first_maximum_like_torch(kernel, stride, padding) -> None:
+    """Integer-valued inputs (and a ReLU-like block of zeros) make many ties in a window."""
+    rng = np.random.default_rng(0)
+    x = np.round(rng.standard_normal((2, 2, 8, 9)))
+    x[:, :, :4, :4] = 0.0
+    pool, twin = MaxPool2d(kernel, stride, padding), torch.nn.MaxPool2d(kernel, stride, padding)
+    out = pool(x)
+    grad = rng.standard_normal(out.shape)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    twin(tx).backward(torch.from_numpy(grad))
+    # overlapping windows add several shares in another order: equal up to round-off
+    np.testing.assert_allclose(pool.backward(grad), tx.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_pool_errors() -> None:
+    with pytest.raises(ValueError, match=r"MaxPool2d: padding .* at most half"):
+        MaxPool2d(2, padding=2)
+    with pytest.raises(
+        ShapeError, match=r"AvgPool2d: kernel 3x3 .* larger than the padded input 2x2"
+    ):
+        AvgPool2d(3)(np.zeros((1, 1, 2, 2)))
+    with pytest.raises(ShapeError, match=r"MaxPool2d: expected input of shape \(N, C, H, W\)"):
+        MaxPool2d(2)(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="AdaptiveAvgPool2d: output_size"):
+        AdaptiveAvgPool2d(0)
+    with pytest.raises(ShapeError, match="Flatten"):
+        Flatten(2, 1)(np.zeros((2, 3, 4)))
+
+
+# -- BatchNorm2d -----------------------------------------------------------------------------
+def test_batchnorm2d_train_then_eval_matches_torch() -> None:
+    """Running statistics follow torch over several batches; eval then uses them."""
+    rng = np.random.default_rng(0)
+    bn, twin = (
+        BatchNorm2d(3, momentum=0.2, dtype=np.float64),
+        torch.nn.BatchNorm2d(3, momentum=0.2).double(),
+    )
+    with torch.no_grad():
+        twin.weight.uniform_(0.5, 1.5)
+        twin.bias.uniform_(-0.5, 0.5)
+    torch_to_scratch(twin, bn)
+    for _ in range(3):
+        x = 2.0 + 3.0 * rng.standard_normal((4, 3, 5, 6))
+        g = rng.standard_normal(x.shape)
+        tx = torch.from_numpy(x).requires_grad_(True)
+        out_t = twin(tx)
+        out_t.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(bn(x), out_t.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(bn.backward(g), tx.grad.numpy(), atol=1e-12)
+    assert int(bn.num_batches_tracked) == int(twin.num_batches_tracked) == 3
+    np.testing.assert_allclose(bn.running_mean, twin.running_mean.numpy(), atol=1e-12)
+    np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), atol=1e-12)
+    bn.eval()
+    twin.eval()
+    report = check_parity(bn, twin, rng.standard_normal((2, 3, 4, 4)))
+    assert report.max_abs <= PARITY_TOL, report
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm2d_gradcheck(train: bool) -> None:
+    bn = BatchNorm2d(3, dtype=np.float64)
+    bn.weight.data = np.array([0.5, 1.5, -1.0])
+    bn.bias.data = np.array([0.1, -0.2, 0.3])
+    bn.running_mean, bn.running_var = np.array([0.1, 0.2, -0.3]), np.array([0.5, 2.0, 1.5])
+    bn.train(train)
+    report = gradcheck(bn, np.random.default_rng(0).standard_normal((3, 3, 2, 4)))
+    assert report.passed, report
+
+
+def test_batchnorm2d_wants_4d_input() -> None:
+    with pytest.raises(ShapeError, match=r"BatchNorm2d.*\(N, C, H, W\)"):
+        BatchNorm2d(3)(np.zeros((4, 3)))
+    with pytest.raises(ShapeError, match="BatchNorm2d.*3 channels"):
+        BatchNorm2d(3)(np.zeros((4, 2, 5, 5)))
