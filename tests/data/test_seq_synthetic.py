@@ -11,7 +11,7 @@ import torch
 
 from nnatlas.data.catalog import load
 from nnatlas.data.synthetic_seq import DATE_FORMATS, adding_problem, copy_task, date_pairs
-from nnatlas.data.text_pipeline import load_translation_pairs
+from nnatlas.data.translation import load_translation_pairs
 
 
 def test_adding_problem_targets_are_the_marked_sums() -> None:

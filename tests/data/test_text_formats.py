@@ -10,11 +10,8 @@ import pytest
 
 from nnatlas.data.catalog import DataNotFoundError, DatasetError, get_spec, list_datasets, load
 from nnatlas.data.text import RawTextClassification
-from nnatlas.data.text_pipeline import (
-    load_text_classification,
-    load_text_corpus,
-    load_translation_pairs,
-)
+from nnatlas.data.text_pipeline import load_text_classification, load_text_corpus
+from nnatlas.data.translation import load_translation_pairs
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ import torch
 
 from nnatlas.data.sequence import lm_stream_batches, lm_windows
 from nnatlas.data.text_pipeline import (
-    encode_pairs,
     load_lm_corpus,
     load_text_classification,
     load_text_corpus,
-    load_translation_pairs,
     split_corpus,
 )
+from nnatlas.data.translation import encode_pairs, load_translation_pairs
 from nnatlas.data.vocab import BOS_ID, EOS_ID, UNK_ID, Vocab
 
 POS = ["a wonderful , moving film", "great acting and a great story", "wonderful !", "loved it"]

@@ -63,3 +63,26 @@ def test_flop_count_includes_the_fused_recurrent_kernels() -> None:
     # Per token: layer 1 4H x (E + H), layer 2 4H x (H + H), head V x H multiply-adds.
     macs_per_token = 4 * 256 * (128 + 256) + 4 * 256 * (256 + 256) + 65 * 256
     assert count_flops(model, (tokens,)) == 2 * 32 * macs_per_token
+
+
+def test_models_info_builds_fixed_size_models_for_the_given_input() -> None:
+    # LeNet-5 at 32x32 drops the 2-pixel padding, so fc1 sees 16*5*5 features either way;
+    # the MLP's first layer grows with the image: 1*32*32 inputs instead of 1*28*28.
+    lenet = runner.invoke(app, ["models", "info", "lenet5", "--input", "1x32x32"])
+    assert lenet.exit_code == 0, lenet.output
+    assert "parameters: 61,706" in lenet.output
+    mlp = runner.invoke(app, ["models", "info", "mlp", "--input", "1x32x32"])
+    assert mlp.exit_code == 0, mlp.output
+    assert f"parameters: {235_146 + (32 * 32 - 28 * 28) * 256:,}" in mlp.output
+
+
+def test_models_list_rejects_an_unknown_family() -> None:
+    result = runner.invoke(app, ["models", "list", "--family", "resnets"])
+    assert result.exit_code == 2 and "resnet_cifar" in result.output
+
+
+def test_models_info_reports_options_a_model_cannot_take() -> None:
+    lm = runner.invoke(app, ["models", "info", "lstm_lm", "--num-classes", "5"])
+    assert lm.exit_code == 2 and "cannot be built with num_classes=5" in lm.output
+    big = runner.invoke(app, ["models", "info", "lenet5", "--input", "1x64x64"])
+    assert big.exit_code == 2 and "meant for input 1x28x28" in big.output

@@ -25,6 +25,7 @@ import torch
 from nnatlas.bridge.parity import check_parity
 from nnatlas.bridge.registry import CheckResult, register_check
 from nnatlas.bridge.transfer import scratch_to_torch, to_numpy
+from nnatlas.models import create_model
 from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.gradcheck import gradcheck
 from nnatlas.scratch.models.char_lstm import CharLSTM
@@ -208,31 +209,6 @@ def _check_embedding() -> CheckResult:
     )  # fmt: skip
 
 
-def _torch_char_lstm(vocab: int, embed: int, hidden: int, layers: int) -> torch.nn.Module:
-    """The zoo's ``lstm_lm`` (helper H4); the same three modules written out if it is missing."""
-    try:
-        import nnatlas.models.language_model  # noqa: F401  (registers lstm_lm)
-        from nnatlas.models.registry import create_model
-
-        return create_model(
-            "lstm_lm", vocab_size=vocab, embed_dim=embed, hidden_size=hidden, num_layers=layers
-        )
-    except (ImportError, KeyError):
-
-        class TorchCharLSTM(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.embedding = torch.nn.Embedding(vocab, embed)
-                self.rnn = torch.nn.LSTM(embed, hidden, layers, batch_first=True)
-                self.head = torch.nn.Linear(hidden, vocab)
-
-            def forward(self, x, state=None):
-                out, state = self.rnn(self.embedding(x), state)
-                return self.head(out), state
-
-        return TorchCharLSTM()
-
-
 @register_check("LSTM-2layer", group="models")
 def _check_lstm_2layer_model() -> CheckResult:
     """CharLSTM (2 layers) vs the zoo's lstm_lm: outputs, loss, gradients, 3 Adam steps."""
@@ -248,7 +224,8 @@ def _check_lstm_2layer_model() -> CheckResult:
     x, y = rng.integers(0, V, (N_, T_)), rng.integers(0, V, (N_ * T_,))
     # Cross-entropy wants (M, V) logits: both engines flatten (N, T, V) the same way.
     parity = check_parity(
-        model, _torch_char_lstm(V, E, HID, 2), x, target=y, loss="cross_entropy",
+        model, create_model("lstm_lm", vocab_size=V, embed_dim=E, hidden_size=HID, num_layers=2),
+        x, target=y, loss="cross_entropy",
         optimizer=("adam", {"lr": 0.05}), steps=3, rng=rng,
         forward_scratch=lambda m, ids: m(ids)[0].reshape(-1, V),
         forward_torch=lambda m, ids: m(ids)[0].reshape(-1, V),

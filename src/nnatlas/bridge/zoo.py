@@ -27,7 +27,6 @@ from nnatlas.bridge.transfer import scratch_to_torch, torch_to_scratch
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5 as TorchLeNet5
 from nnatlas.models.mlp import MLP as TorchMLP
-from nnatlas.scratch.activations import ACTIVATIONS as SCRATCH_ACTIVATIONS
 from nnatlas.scratch.models.char_lstm import CharLSTM
 from nnatlas.scratch.models.lenet import LeNet5 as ScratchLeNet5
 from nnatlas.scratch.models.mlp import MLP as ScratchMLP
@@ -50,6 +49,15 @@ def _rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+def _mlp_args(model: TorchMLP | ScratchMLP) -> tuple:
+    """The constructor arguments both MLPs keep: (in_features, num_classes, hidden_sizes,
+    activation, dropout, batchnorm)."""
+    return (
+        model.in_features, model.num_classes, model.hidden_sizes, model.activation,
+        model.dropout_p, model.batchnorm,
+    )  # fmt: skip
+
+
 def scratch_twin(model: torch.nn.Module) -> Module:
     """A scratch NumPy model equal to the zoo ``model`` (same architecture, copied weights,
     same dtype and train/eval mode).
@@ -60,16 +68,7 @@ def scratch_twin(model: torch.nn.Module) -> Module:
     dtype = _numpy_dtype(model)
     twin: Module
     if isinstance(model, TorchMLP):
-        twin = ScratchMLP(
-            model.in_features,
-            model.num_classes,
-            model.hidden_sizes,
-            model.activation,
-            model.dropout_p,
-            model.batchnorm,
-            dtype=dtype,
-            rng=_rng(),
-        )
+        twin = ScratchMLP(*_mlp_args(model), dtype=dtype, rng=_rng())
     elif isinstance(model, TorchLeNet5):
         twin = ScratchLeNet5(
             model.num_classes,
@@ -99,22 +98,6 @@ def scratch_twin(model: torch.nn.Module) -> Module:
     return twin
 
 
-def _mlp_config(model: ScratchMLP) -> dict[str, object]:
-    """Read hidden sizes, activation, dropout and batchnorm back from the scratch layer stack."""
-    layers = list(model.features.children())
-    names = {cls: name for name, cls in SCRATCH_ACTIVATIONS.items()}
-    activation = next(names[type(m)] for m in layers if type(m) in names)
-    hidden = [m.weight.shape[0] for m in layers if type(m).__name__ == "Linear"]
-    dropout = next((m.p for m in layers if type(m).__name__ == "Dropout"), 0.0)
-    batchnorm = any(type(m).__name__ == "BatchNorm1d" for m in layers)
-    return {
-        "hidden_sizes": tuple(hidden),
-        "activation": activation,
-        "dropout": dropout,
-        "batchnorm": batchnorm,
-    }
-
-
 def torch_twin(model: Module) -> torch.nn.Module:
     """A zoo PyTorch model equal to the scratch ``model`` (same architecture, copied weights,
     same dtype and train/eval mode).
@@ -125,7 +108,7 @@ def torch_twin(model: Module) -> torch.nn.Module:
     dtype = _NUMPY_TO_TORCH[np.dtype(model.dtype)]
     twin: torch.nn.Module
     if isinstance(model, ScratchMLP):
-        twin = TorchMLP(model.in_features, model.num_classes, **_mlp_config(model))  # type: ignore[arg-type]
+        twin = TorchMLP(*_mlp_args(model))
     elif isinstance(model, ScratchLeNet5):
         twin = TorchLeNet5(model.num_classes, model.in_chans, model.input_size, model.variant)
     elif isinstance(model, CharLSTM):

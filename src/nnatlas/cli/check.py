@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 import typer
 
 from nnatlas.cli import app
 
+if TYPE_CHECKING:  # the registry is imported lazily: it loads torch and every check module
+    from nnatlas.bridge.registry import Check, CheckResult
 
-def select_checks(name: str) -> list:
+
+def select_checks(name: str) -> list[Check]:
     """The registered checks that ``name`` selects, case-insensitively.
 
     ``"all"`` selects everything; otherwise a group name (e.g. ``"layers"``), else every check
@@ -41,7 +45,7 @@ def select_checks(name: str) -> list:
     )
 
 
-def run_checks(checks: list) -> list:
+def run_checks(checks: list[Check]) -> list[CheckResult]:
     """Run ``checks``; a check that raises becomes a failed result whose detail is the error."""
     from nnatlas.bridge.registry import CheckResult
 
@@ -72,8 +76,8 @@ def _fmt(value: float | None) -> str:
 def check(
     name: str = typer.Argument(
         "all",
-        help="'all', a group (layers, activations, losses, optim, "
-        "models, ...) or a component name; case-insensitive.",
+        help="'all', a group (activations, layers, losses, optim, recurrent, models, ...) or "
+        "a component name or part of one (gelu, LSTM, amsgrad); case-insensitive.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as a JSON list."),
 ) -> None:

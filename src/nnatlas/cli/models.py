@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import torch
 import typer
 from rich.console import Console
@@ -9,7 +11,10 @@ from rich.table import Table
 
 from nnatlas.cli import app
 
-models_app = typer.Typer(help="Browse the PyTorch model zoo (parameters, FLOPs, layers).")
+models_app = typer.Typer(
+    help="Browse the PyTorch model zoo (parameters, FLOPs, layers).\n\n"
+    "In Python: nnatlas.models.create_model(name, num_classes=..., in_chans=...)."
+)
 app.add_typer(models_app, name="models")
 
 
@@ -28,6 +33,31 @@ def _parse_input(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
+def _build(name: str, shape: tuple[int, ...], **kwargs: object) -> torch.nn.Module:
+    """``create_model(name, **kwargs)`` for input ``shape``, told the image size if it needs it.
+
+    MLP and LeNet-5 fix their first layer to one image size (``input_size``); the other vision
+    models end in global pooling, take any size and have no ``input_size`` argument.
+    """
+    from nnatlas.models import create_model, get_model_entry
+
+    entry = get_model_entry(name)
+    square = len(shape) == 3 and shape[1] == shape[2]
+    if entry.kind == "image" and square and shape[1:] != entry.default_input[1:]:
+        try:
+            return create_model(name, input_size=shape[-1], **kwargs)
+        except TypeError as err:
+            if "input_size" not in str(err):
+                raise
+    return create_model(name, **kwargs)
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``Error: message`` to stderr and exit with status 2 (bad name, option or input)."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2) from None
+
+
 def _human(n: float) -> str:
     for unit in ("", "K", "M", "G", "T"):
         if abs(n) < 1000:
@@ -44,6 +74,9 @@ def list_cmd(
     from nnatlas.models import create_model, get_model_entry, list_models
     from nnatlas.models.summary import count_parameters
 
+    if family is not None and not list_models(family):
+        known = sorted({get_model_entry(n).family for n in list_models()})
+        _fail(f"no model family {family!r}; families: {', '.join(known)}")
     rows = []
     for name in list_models(family):
         entry = get_model_entry(name)
@@ -67,34 +100,48 @@ def list_cmd(
 def info_cmd(
     name: str = typer.Argument(..., help="A registered model name (see `nnatlas models list`)."),
     input: str | None = typer.Option(
-        None, "--input", help="Input size: CxHxW for images (3x32x32), T for token models."
+        None,
+        "--input",
+        help="Input size (default: the model's own): CxHxW for images, e.g. 3x32x32 (the model "
+        "is built for C channels, MLP and LeNet-5 also for HxW); T tokens for text models.",
     ),
-    num_classes: int | None = typer.Option(None, help="Build with this many outputs."),
+    num_classes: int | None = typer.Option(
+        None,
+        help="Build with this many outputs (classifiers; a language model has its vocabulary).",
+    ),
 ) -> None:
     """Print a model's parameters, forward FLOPs for one input and its layer summary."""
-    from nnatlas.models import UnknownModelError, create_model, get_model_entry
+    from nnatlas.models import UnknownModelError, get_model_entry
     from nnatlas.models.summary import count_flops, count_parameters, example_inputs, layer_summary
 
     try:
         entry = get_model_entry(name)
     except UnknownModelError as e:
-        typer.echo(f"Error: {e}", err=True)
-        raise typer.Exit(2) from None
+        _fail(str(e))
     shape = _parse_input(input) or entry.default_input
     kwargs: dict[str, object] = {}
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     if entry.kind == "image" and len(shape) == 3 and shape[0] != entry.default_input[0]:
         kwargs["in_chans"] = shape[0]
+    size = "x".join(map(str, shape))
+    hint = (
+        f"(it is meant for input {'x'.join(map(str, entry.default_input))}; pass another --input)"
+    )
     try:
-        model = create_model(name, **kwargs).eval()
+        model = _build(name, shape, **kwargs).eval()
+    except TypeError as e:  # an option the model does not take, e.g. --num-classes for an LM
+        given = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        _fail(f"{name} cannot be built with {given}: {e}")
+    except ValueError as e:
+        _fail(f"{name} cannot be built for input {size}: {e}\n{hint}")
+    try:
         vocab = getattr(model, "vocab_size", None) or getattr(model, "tgt_vocab_size", 2)
         inputs = example_inputs(name, shape, vocab_size=vocab)
         flops = count_flops(model, inputs)
         rows = layer_summary(model, inputs)
     except (ValueError, RuntimeError) as e:
-        typer.echo(f"Error: {name} cannot run on input {'x'.join(map(str, shape))}: {e}", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"{name} cannot run on input {size}: {e}\n{hint}")
     console = Console()
     total = count_parameters(model)
     trainable = count_parameters(model, trainable_only=True)

@@ -47,19 +47,21 @@ from nnatlas.data.synthetic import TabularSplits, load_tabular_dataset
 from nnatlas.data.synthetic_seq import SequenceSplits, adding_problem, copy_task, date_pairs
 from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
 from nnatlas.data.text_pipeline import (
-    EncodedPairs,
     EncodedTexts,
     LMCorpus,
     TextClassificationSplits,
-    TranslationData,
-    encode_pairs,
     load_lm_corpus,
     load_text_classification,
     load_text_corpus,
-    load_translation_pairs,
     split_corpus,
 )
 from nnatlas.data.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
+from nnatlas.data.translation import (
+    EncodedPairs,
+    TranslationData,
+    encode_pairs,
+    load_translation_pairs,
+)
 from nnatlas.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab, vocab_coverage_table
 
 __all__ = [

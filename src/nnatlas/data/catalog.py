@@ -261,6 +261,7 @@ def list_specs(kind: str | None = None) -> list[DatasetSpec]:
 
 
 def families() -> dict[str, _Family]:
+    """The registered families by prefix (``"medmnist"``, ``"imagefolder"`` ...)."""
     _ensure_registered()
     return dict(_FAMILIES)
 
@@ -323,6 +324,7 @@ def _flag(name: str) -> bool:
 
 
 def system_locations_enabled() -> bool:
+    """False when NNATLAS_NO_SYSTEM_DATA asks :func:`fetch` to skip all but cache and download."""
     return not _flag("NNATLAS_NO_SYSTEM_DATA")
 
 

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from nnatlas.data.catalog import DatasetError
 from nnatlas.data.images import ImageSplits, Split
+
+if TYPE_CHECKING:  # torchvision is imported where it is used: it is slow to import
+    from torchvision.transforms import v2
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ PRESETS: dict[str, AugmentConfig] = {
 
 
 def get_preset(preset: str | AugmentConfig, **overrides: object) -> AugmentConfig:
+    """The :class:`AugmentConfig` of a preset name (or a config), with ``overrides`` applied."""
     if isinstance(preset, AugmentConfig):
         return replace(preset, **overrides)
     if preset not in PRESETS:
@@ -165,7 +170,7 @@ def build_transforms(
     std: tuple[float, ...] | None = None,
     size: int | None = None,
     flip: bool = True,
-):
+) -> v2.Compose:
     """A per-image ``torchvision.transforms.v2`` pipeline for a preset.
 
     Args:

@@ -16,7 +16,7 @@ arrays for the official splits it has. :func:`build_splits` turns them into :cla
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
-    def __iter__(self):  # lets ``x, y = split`` work
+    def __iter__(self) -> Iterator[torch.Tensor]:  # lets ``x, y = split`` work
         return iter((self.x, self.y))
 
     def __repr__(self) -> str:

@@ -9,8 +9,9 @@ Named datasets (``nnatlas data list``):
 The raw loaders (``nnatlas.data.load(name)``) return a
 :class:`~nnatlas.data.text.RawTextClassification`, a ``str``, a
 :class:`~nnatlas.data.text.PairSplits` or a :class:`~nnatlas.data.synthetic_seq.SequenceSplits`.
-:mod:`nnatlas.data.text_pipeline` turns them into tensors (re-exported here:
-``load_text_classification``, ``load_text_corpus``, ``load_translation_pairs``, ``encode_pairs``).
+:mod:`nnatlas.data.text_pipeline` (``load_text_classification``, ``load_text_corpus``) and
+:mod:`nnatlas.data.translation` (``load_translation_pairs``, ``encode_pairs``) turn them into
+tensors; all are exported by :mod:`nnatlas.data`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from nnatlas.data.catalog import (
     register_dataset,
     register_family,
     shared_source,
+    system_source,
     url_source,
 )
 from nnatlas.data.images import Split
@@ -47,19 +49,6 @@ from nnatlas.data.text import (
     read_parallel,
     read_rt_polarity,
     read_text,
-)
-from nnatlas.data.text_pipeline import (  # noqa: F401  (re-exported: the public entry points)
-    EncodedPairs,
-    EncodedTexts,
-    LMCorpus,
-    TextClassificationSplits,
-    TranslationData,
-    encode_pairs,
-    load_lm_corpus,
-    load_text_classification,
-    load_text_corpus,
-    load_translation_pairs,
-    split_corpus,
 )
 
 # ======================================================================== catalog: corpora
@@ -94,13 +83,23 @@ register_dataset(
 )
 
 
+def _user_file(spec: DatasetSpec, root: Path | None, file: Path) -> Path:
+    """The file a ``prefix:PATH`` family member reads: ``PATH``, or ``root``'s copy when given.
+
+    (Its spec lists ``PATH``'s folder as a system source too, so that ``nnatlas data info`` and
+    ``get`` report the file; loading reads it directly, whatever NNATLAS_NO_SYSTEM_DATA says.)
+    """
+    target = root / file.name if root is not None and root.is_dir() else (root or file)
+    if not target.is_file():
+        raise DataNotFoundError(spec.name, [(str(target), "no such file")])
+    return target
+
+
 def _text_file_spec(path: str) -> DatasetSpec:
     file = Path(path).expanduser()
 
     def load(spec: DatasetSpec, root: Path | None, errors: str = "strict") -> str:
-        target = root / file.name if root is not None and root.is_dir() else (root or file)
-        if not target.is_file():
-            raise DataNotFoundError(spec.name, [(str(target), "no such file")])
+        target = _user_file(spec, root, file)
         text = read_text(target, errors=errors)
         if not text.strip():
             raise DatasetError(f"{target}: the file is empty; a corpus needs some text")
@@ -108,7 +107,7 @@ def _text_file_spec(path: str) -> DatasetSpec:
 
     return DatasetSpec(
         name=f"text:{path}", kind="text", argument=path, description="any UTF-8 text file",
-        sources=[], loader=load,
+        sources=[system_source(file.absolute().parent)], files=(file.name,), loader=load,
     )  # fmt: skip
 
 
@@ -241,14 +240,13 @@ def _csv_spec(path: str) -> DatasetSpec:
     def load(
         spec: DatasetSpec, root: Path | None, errors: str = "strict", **options: Any
     ) -> RawTextClassification:
-        target = root / file.name if root is not None and root.is_dir() else (root or file)
-        if not target.is_file():
-            raise DataNotFoundError(spec.name, [(str(target), "no such file")])
+        target = _user_file(spec, root, file)
         texts, classes = read_labeled_csv(target, errors=errors, **options)
         return RawTextClassification(spec.name, classes, texts, source=str(target))
 
     return DatasetSpec(
-        name=f"csv:{path}", kind="text", argument=path, sources=[], loader=load,
+        name=f"csv:{path}", kind="text", argument=path, loader=load,
+        sources=[system_source(file.absolute().parent)], files=(file.name,),
         description="a CSV/TSV with a header; options text_column=, label_column=",
     )  # fmt: skip
 
@@ -319,7 +317,7 @@ register_dataset(
 
 def _split_pairs(
     pairs: list[tuple[str, str]], val_fraction: float, test_fraction: float, seed: int
-) -> tuple[list, list, list]:
+) -> tuple[list[tuple[str, str]], ...]:
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(
             f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
@@ -329,7 +327,7 @@ def _split_pairs(
     n_test = int(round(test_fraction * len(pairs)))
     n_val = int(round(val_fraction * len(pairs)))
     test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
-    return ([pairs[i] for i in sorted(idx)] for idx in (train, val, test))  # type: ignore[return-value]
+    return tuple([pairs[i] for i in sorted(idx)] for idx in (train, val, test))
 
 
 def _pairs_spec(path: str) -> DatasetSpec:
@@ -345,15 +343,14 @@ def _pairs_spec(path: str) -> DatasetSpec:
         tgt_column: int = 1,
         errors: str = "strict",
     ) -> PairSplits:
-        target = root / file.name if root is not None and root.is_dir() else (root or file)
-        if not target.is_file():
-            raise DataNotFoundError(spec.name, [(str(target), "no such file")])
+        target = _user_file(spec, root, file)
         pairs = read_pairs(target, src_column, tgt_column, errors=errors)
         train, val, test = _split_pairs(pairs, val_fraction, test_fraction, seed)
         return PairSplits(spec.name, train, val, test, "src", "tgt", source=str(target))
 
     return DatasetSpec(
-        name=f"pairs:{path}", kind="pairs", argument=path, sources=[], loader=load,
+        name=f"pairs:{path}", kind="pairs", argument=path, loader=load,
+        sources=[system_source(file.absolute().parent)], files=(file.name,),
         description="tab-separated sentence pairs (Tatoeba / manythings.org Anki format)",
     )  # fmt: skip
 

@@ -5,15 +5,15 @@ The functions the trainer and the lessons use:
     >>> splits = load_text_classification("sst2", max_len=64, min_freq=2)
     >>> x, lengths, y = next(iter(splits.train.loader(batch_size=32)))  # x: (32, T) int64
     >>> text = load_text_corpus("tinyshakespeare")                       # 1,115,394 characters
-    >>> data = encode_pairs(load_translation_pairs("dates"), tokenizer="char")
-    >>> src, src_lengths, tgt_in, tgt_out = next(iter(data.train.loader(64)))
 
-The datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text_datasets`.
+Sentence pairs (translation) have their own module, :mod:`nnatlas.data.translation`. The
+datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text_datasets`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +27,61 @@ from nnatlas.data.sequence import (
     BucketBatchSampler,
     TruncationReport,
     collate_padded,
-    collate_pairs,
     pad_batch,
     truncate_pad,
     truncation_report,
 )
 from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
 from nnatlas.data.tokenize import CharTokenizer, Tokenizer, get_tokenizer
-from nnatlas.data.vocab import EOS_ID, UNK_ID, Vocab
+from nnatlas.data.vocab import UNK_ID, Vocab
+
+# What ``nnatlas.data.load`` returns for each kind of text dataset, and who turns it into tensors.
+_RAW_KINDS: dict[type, tuple[str, str]] = {
+    RawTextClassification: ("a text classification dataset", "load_text_classification"),
+    str: ("a text corpus", "load_text_corpus"),
+    PairSplits: ("a sentence-pair dataset", "load_translation_pairs"),
+}
 
 # ======================================================================== encoded splits
+
+
+def _make_loader(
+    dataset: torch.utils.data.Dataset,
+    lengths: torch.Tensor,
+    collate: Callable[[list], tuple[torch.Tensor, ...]],
+    batch_size: int,
+    shuffle: bool,
+    bucket: bool,
+    seed: int,
+    drop_last: bool,
+) -> torch.utils.data.DataLoader:
+    """Batches of similar ``lengths`` (:class:`BucketBatchSampler`) or plain seeded batches."""
+    if bucket:
+        sampler = BucketBatchSampler(
+            lengths, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
+        )
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        collate_fn=collate,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def _load_raw(name: str, root: str | Path | None, options: dict[str, Any], want: type) -> Any:
+    """``get_spec(name).load(root, **options)``, refusing data of another kind than ``want``."""
+    raw = get_spec(name).load(root, **options)
+    if not isinstance(raw, want):
+        what, caller = _RAW_KINDS[want]
+        right = [f for kind, (_, f) in _RAW_KINDS.items() if isinstance(raw, kind)]
+        hint = f"use {right[0]}" if right else "load it with nnatlas.data.load(name)"
+        raise DatasetError(
+            f"{caller}: {name!r} is not {what} (its loader returns {type(raw).__name__}); {hint}"
+        )
+    return raw
 
 
 class EncodedTexts(torch.utils.data.Dataset):
@@ -116,19 +161,8 @@ class EncodedTexts(torch.utils.data.Dataset):
             sort_by_length: sort each batch longest first (``enforce_sorted=True`` packing).
         """
         collate = functools.partial(collate_padded, pad_id=pad_id, sort_by_length=sort_by_length)
-        if bucket:
-            sampler = BucketBatchSampler(
-                self.lengths, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
-            )
-            return torch.utils.data.DataLoader(self, batch_sampler=sampler, collate_fn=collate)
-        gen = torch.Generator().manual_seed(seed)
-        return torch.utils.data.DataLoader(
-            self,
-            batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            collate_fn=collate,
-            generator=gen,
+        return _make_loader(
+            self, self.lengths, collate, batch_size, shuffle, bucket, seed, drop_last
         )
 
     def __repr__(self) -> str:
@@ -239,12 +273,7 @@ def load_text_classification(
     Returns:
         :class:`TextClassificationSplits`.
     """
-    raw = get_spec(name).load(root, **reader_options)
-    if not isinstance(raw, RawTextClassification):
-        raise DatasetError(
-            f"load_text_classification: {name!r} is not a text classification dataset (its "
-            f"loader returns {type(raw).__name__}); use load_text_corpus or load_translation_pairs"
-        )
+    raw = _load_raw(name, root, reader_options, RawTextClassification)
     if truncate_side not in ("pre", "post"):
         raise ValueError(f"truncate_side must be 'pre' or 'post', got {truncate_side!r}")
     train, val, test = raw.train, raw.val, raw.test
@@ -290,13 +319,7 @@ def load_text_corpus(name: str, root: str | Path | None = None, **options: Any) 
         root: a local folder holding the file.
         **options: ``errors="replace"`` to replace undecodable bytes instead of failing.
     """
-    text = get_spec(name).load(root, **options)
-    if not isinstance(text, str):
-        raise DatasetError(
-            f"load_text_corpus: {name!r} is not a text corpus (its loader returns "
-            f"{type(text).__name__}); use load_text_classification or load_translation_pairs"
-        )
-    return text
+    return _load_raw(name, root, options, str)
 
 
 def split_corpus(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
@@ -370,144 +393,3 @@ def load_lm_corpus(
     train = torch.tensor(vocab.encode(train_tokens), dtype=torch.int64)  # (L_train,)
     val = torch.tensor(vocab.encode(tok(val_text)), dtype=torch.int64)  # (L_val,)
     return LMCorpus(name, train, val, vocab, tok)
-
-
-def load_translation_pairs(name: str, root: str | Path | None = None, **options: Any) -> PairSplits:
-    """Sentence pairs of a translation task: ``"multi30k"``, ``"pairs:PATH"``, ``"dates"``.
-
-    Args:
-        name: catalog name.
-        root: a local folder holding the files.
-        **options: per dataset: ``multi30k``: ``src="en", tgt="de"``; ``pairs:``:
-            ``val_fraction=0.1, test_fraction=0.1, seed=0, src_column=0, tgt_column=1``;
-            ``dates``: ``n_train, n_val, n_test, seed, formats``.
-    """
-    pairs = get_spec(name).load(root, **options)
-    if not isinstance(pairs, PairSplits):
-        raise DatasetError(
-            f"load_translation_pairs: {name!r} is not a sentence-pair dataset (its loader "
-            f"returns {type(pairs).__name__})"
-        )
-    return pairs
-
-
-class EncodedPairs(torch.utils.data.Dataset):
-    """Encoded sentence pairs: ``ds[i] -> (src ids (S_i,), tgt ids (T_i,))``, no <bos>/<eos>
-    (:func:`~nnatlas.data.sequence.collate_pairs` adds them when batching).
-
-    Attributes:
-        src, tgt: one int64 tensor per pair, truncated to ``max_len``.
-        pairs: the raw ``(source, target)`` strings (references for evaluation).
-    """
-
-    def __init__(self, src: list[torch.Tensor], tgt: list[torch.Tensor], pairs: list) -> None:
-        self.src, self.tgt, self.pairs = src, tgt, pairs
-        self.src_lengths = torch.tensor([len(s) for s in src], dtype=torch.int64)
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.src[index], self.tgt[index]
-
-    def loader(
-        self, batch_size: int = 64, shuffle: bool = True, bucket: bool = True, seed: int = 0,
-        drop_last: bool = False,
-    ) -> torch.utils.data.DataLoader:  # fmt: skip
-        """A ``DataLoader`` yielding ``(src (N, S), src_lengths (N,), tgt_in (N, T), tgt_out
-        (N, T))``, bucketed by source length by default (see :func:`collate_pairs`)."""
-        if bucket:
-            sampler = BucketBatchSampler(
-                self.src_lengths, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
-            )
-            return torch.utils.data.DataLoader(
-                self, batch_sampler=sampler, collate_fn=collate_pairs
-            )
-        gen = torch.Generator().manual_seed(seed)
-        return torch.utils.data.DataLoader(
-            self, batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_pairs,
-            generator=gen,
-        )  # fmt: skip
-
-
-@dataclass
-class TranslationData:
-    """Encoded translation splits with one vocabulary per side.
-
-    Attributes:
-        train, val, test: :class:`EncodedPairs`.
-        src_vocab, tgt_vocab: built on the training pairs only.
-        tokenizer: applied to both sides.
-        max_len: tokens kept per side; ``truncated``: pairs cut per split.
-    """
-
-    name: str
-    train: EncodedPairs
-    val: EncodedPairs
-    test: EncodedPairs
-    src_vocab: Vocab
-    tgt_vocab: Vocab
-    tokenizer: Tokenizer
-    max_len: int
-    truncated: dict[str, int]
-
-    def encode_source(self, text: str) -> torch.Tensor:
-        """Encode a new source sentence like the training data. Shape: (S,)."""
-        return _truncate(self.src_vocab.encode(self.tokenizer(text)), self.max_len, "post")
-
-    def decode_target(self, ids: torch.Tensor | list[int]) -> str:
-        """Target ids -> text, stopping at <eos> and skipping reserved tokens."""
-        tokens = []
-        for i in ids:
-            if int(i) == EOS_ID:
-                break
-            tokens.append(int(i))
-        words = self.tgt_vocab.decode(tokens, skip_specials=True)
-        return ("" if isinstance(self.tokenizer, CharTokenizer) else " ").join(words)
-
-
-def encode_pairs(
-    pairs: PairSplits,
-    tokenizer: str | Tokenizer = "word",
-    lower: bool = True,
-    punctuation: str = "split",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int = 50,
-) -> TranslationData:
-    """Tokenize sentence pairs and build source and target vocabularies (train split only).
-
-    Args:
-        pairs: from :func:`load_translation_pairs`.
-        tokenizer: ``"word"`` (Multi30k, Tatoeba) or ``"char"`` (``dates``), or a callable;
-            ``lower`` / ``punctuation`` configure ``"word"`` only; ``"char"`` keeps every
-            character as written (dates keep their capitals, so the model learns both cases).
-        min_freq, max_size: vocabulary limits, per side.
-        max_len: keep at most this many tokens per side (longer pairs are cut at the end; how
-            many were is in ``truncated``).
-
-    Returns:
-        :class:`TranslationData`.
-    """
-    options = {"lower": lower, "punctuation": punctuation} if tokenizer == "word" else {}
-    tok = get_tokenizer(tokenizer, **options)
-    sides = {name: getattr(pairs, name) for name in ("train", "val", "test")}
-    tokens = {
-        name: ([tok(s) for s, _ in split], [tok(t) for _, t in split])
-        for name, split in sides.items()
-    }
-    src_vocab = Vocab.build(tokens["train"][0], min_freq=min_freq, max_size=max_size)
-    tgt_vocab = Vocab.build(tokens["train"][1], min_freq=min_freq, max_size=max_size)
-    encoded, truncated = {}, {}
-    for name, (src_tokens, tgt_tokens) in tokens.items():
-        src = [_truncate(src_vocab.encode(t), max_len, "post") for t in src_tokens]
-        tgt = [_truncate(tgt_vocab.encode(t), max_len, "post") for t in tgt_tokens]
-        encoded[name] = EncodedPairs(src, tgt, sides[name])
-        truncated[name] = sum(
-            len(s) > max_len or len(t) > max_len
-            for s, t in zip(src_tokens, tgt_tokens, strict=True)
-        )
-    return TranslationData(
-        pairs.name, encoded["train"], encoded["val"], encoded["test"], src_vocab, tgt_vocab, tok,
-        max_len, truncated,
-    )  # fmt: skip

@@ -11,8 +11,6 @@ from nnatlas.models.alexnet import AlexNet
 from nnatlas.models.base import VisionModel
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5
-
-# Importing a family module registers its models.
 from nnatlas.models.mlp import MLP
 from nnatlas.models.registry import (
     ModelEntry,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.hooks import RemovableHandle
 
 from nnatlas.models.registry import get_model_entry
 
@@ -69,6 +70,18 @@ def rnn_flops(rnn: nn.RNNBase, x: torch.Tensor | PackedSequence) -> int:
     return 2 * tokens * per_token
 
 
+def _run_then_unhook(
+    model: nn.Module, inputs: tuple[torch.Tensor, ...], hooks: list[RemovableHandle]
+) -> None:
+    """One forward pass without autograd; the hooks are removed even if it raises."""
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
 def count_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     """Forward-pass FLOPs for ``inputs`` by torch.utils.flop_counter.FlopCounterMode.
 
@@ -78,7 +91,7 @@ def count_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     """
     seen: list[int] = []  # counter total at each recurrent call's start
     extra: list[int] = []
-    hooks = []
+    hooks: list[RemovableHandle] = []
     with FlopCounterMode(display=False) as counter:
 
         def before(module: nn.Module, args: tuple) -> None:
@@ -92,12 +105,7 @@ def count_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
             if isinstance(module, nn.RNNBase):
                 hooks.append(module.register_forward_pre_hook(before))
                 hooks.append(module.register_forward_hook(after))
-        try:
-            with torch.no_grad():
-                model(*inputs)
-        finally:
-            for h in hooks:
-                h.remove()
+        _run_then_unhook(model, inputs, hooks)
     return int(counter.get_total_flops()) + sum(extra)
 
 
@@ -118,7 +126,7 @@ def layer_summary(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[La
     shape of its last call.
     """
     rows: dict[str, LayerRow] = {}
-    hooks = []
+    hooks: list[RemovableHandle] = []
 
     def shape_of(out: object) -> str:
         if isinstance(out, torch.Tensor):
@@ -138,10 +146,5 @@ def layer_summary(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[La
             rows[name] = LayerRow(name, type(mod).__name__, shape_of(out), params)
 
         hooks.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for h in hooks:
-            h.remove()
+    _run_then_unhook(model, inputs, hooks)
     return list(rows.values())

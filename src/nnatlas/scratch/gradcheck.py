@@ -98,9 +98,8 @@ def numerical_gradient(
         x[index] = old - h
         neg = [leaf.copy() for leaf in _leaves(f(x))]
         x[index] = old
-        grad[index] = sum(np.sum((p - n) * g) for p, n, g in zip(pos, neg, grads, strict=True)) / (
-            2 * h
-        )
+        projected = sum(np.sum((p - n) * g) for p, n, g in zip(pos, neg, grads, strict=True))
+        grad[index] = projected / (2 * h)
         it.iternext()
     return grad
 
@@ -187,75 +186,6 @@ def _compare(name: str, analytic: np.ndarray, numeric: np.ndarray, floor: float)
     )
 
 
-def check_gradients(
-    forward: Callable[[np.ndarray], Any],
-    backward: Callable[[Any], Any],
-    x: np.ndarray,
-    params: Sequence[tuple[str, Parameter]],
-    *,
-    grad_out: Any = None,
-    rng: np.random.Generator | None = None,
-    h: float = 1e-5,
-    check_input: bool = True,
-    tol: float = DEFAULT_TOL,
-) -> GradcheckReport:
-    """The generic check behind :func:`gradcheck`: callables plus named parameters.
-
-    Args:
-        forward: ``x -> output`` (an array or nested tuple of arrays); reads the parameters.
-        backward: ``grad_out -> grad_x`` (or a tuple whose first item is grad_x); accumulates
-            into ``param.grad``.
-        x: the input, float64 (an integer input, e.g. token ids, is not differentiated).
-        params: ``(name, Parameter)`` pairs to check, float64.
-        grad_out: the upstream gradient; default a standard-normal draw shaped like the output.
-        rng: generator for the upstream gradient.
-        h: finite-difference step.
-        check_input: compare the input gradient too.
-        tol: the relative error allowed.
-    """
-    rng = rng if rng is not None else np.random.default_rng(0)
-    for name, p in params:
-        if p.data.dtype != np.float64:
-            raise TypeError(
-                f"gradcheck: parameter {name!r} is {p.data.dtype}; finite differences need "
-                f"float64 (call module.to(np.float64) first)"
-            )
-    check_input = check_input and x.dtype.kind == "f"
-    if check_input and x.dtype != np.float64:
-        raise TypeError(f"gradcheck: the input is {x.dtype}; pass a float64 input")
-    out = forward(x)
-    if grad_out is None:
-        grad_out = _like(out, lambda leaf: rng.standard_normal(leaf.shape))
-    for _, p in params:
-        p.grad = None
-    grad_x = backward(grad_out)
-    if isinstance(grad_x, tuple):
-        grad_x = grad_x[0]
-    analytic = {
-        name: (np.zeros_like(p.data) if p.grad is None else p.grad.copy()) for name, p in params
-    }
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if check_input:
-        if grad_x is None:
-            raise ValueError(
-                "gradcheck: backward returned no input gradient; pass check_input=False"
-            )
-        pairs["input"] = (np.asarray(grad_x), numerical_gradient(forward, x, grad_out, h))
-    for name, p in params:
-        pairs[name] = (
-            analytic[name],
-            numerical_gradient(lambda _: forward(x), p.data, grad_out, h),
-        )
-    scale = max(
-        (float(np.max(np.abs(a) + np.abs(n))) for a, n in pairs.values() if a.size), default=0.0
-    )
-    floor = max(1e-8, SCALE_FLOOR * scale)
-    report = GradcheckReport(tol=tol)
-    for name, (a, n) in pairs.items():
-        report.tensors[name] = _compare(name, a, n, floor)
-    return report
-
-
 def _freeze_dropout(module: Module) -> None:
     for _, layer in module.named_modules():
         if isinstance(layer, Dropout) and layer.training and layer._cache is not None:
@@ -278,11 +208,16 @@ def gradcheck(
 
     Args:
         module: a scratch Module (checked on a float64 copy; its mode, train or eval, is kept),
-            or a forward callable, in which case ``backward`` and ``params`` are required and
-            the caller provides float64 parameters.
-        x: the input (cast to float64 when floating).
-        backward, params: for a callable ``module``; see :func:`check_gradients`.
-        grad_out: the upstream gradient (default: random normal, from ``rng``).
+            or a forward callable ``x -> output`` (an array or nested tuple of arrays), in which
+            case ``backward`` and ``params`` are required and the caller provides float64
+            parameters.
+        x: the input (cast to float64 when floating; an integer input, e.g. token ids, is not
+            differentiated).
+        backward: for a callable ``module``: ``grad_out -> grad_x`` (or a tuple whose first item
+            is grad_x), accumulating into ``param.grad``.
+        params: for a callable ``module``: the ``(name, Parameter)`` pairs to check, float64.
+        grad_out: the upstream gradient (default: standard normal shaped like the output, from
+            ``rng``).
         rng: generator for the upstream gradient (default seeded 0, reproducible).
         h: finite-difference step.
         check_input: also check the input gradient (skipped for integer inputs).
@@ -291,37 +226,64 @@ def gradcheck(
     Returns:
         A :class:`GradcheckReport`; ``report.worst`` names the worst parameter and index.
 
+    Shape:
+        x: what ``module`` takes; each gradient is compared in the shape of its tensor.
+
     Example:
         >>> report = gradcheck(Linear(3, 2), np.random.default_rng(0).normal(size=(4, 3)))
         >>> assert report.passed, report
     """
     x = np.asarray(x)
-    if x.dtype.kind == "f":
-        x = x.astype(np.float64)
-    else:
-        x = x.copy()
+    x = x.astype(np.float64) if x.dtype.kind == "f" else x.copy()
     if isinstance(module, Module):
         module = copy.deepcopy(module).to(np.float64)
         module.forward(x)  # draws dropout masks once ...
         _freeze_dropout(module)  # ... and keeps them for every later call
+        forward: Callable[[np.ndarray], Any] = module.forward
         backward = module.backward
         params = list(module.named_parameters())
-        forward: Callable[[np.ndarray], Any] = module.forward
     else:
         if backward is None or params is None:
             raise TypeError("gradcheck: with a forward callable, pass backward= and params= too")
         forward = module
-    return check_gradients(
-        forward,
-        backward,
-        x,
-        list(params),
-        grad_out=grad_out,
-        rng=rng,
-        h=h,
-        check_input=check_input,
-        tol=tol,
+    for name, p in params:
+        if p.data.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: parameter {name!r} is {p.data.dtype}; finite differences need "
+                f"float64 (call module.to(np.float64) first)"
+            )
+    rng = rng if rng is not None else np.random.default_rng(0)
+    check_input = check_input and x.dtype.kind == "f"
+
+    out = forward(x)
+    if grad_out is None:
+        grad_out = _like(out, lambda leaf: rng.standard_normal(leaf.shape))
+    for _, p in params:
+        p.grad = None
+    grad_x = backward(grad_out)
+    if isinstance(grad_x, tuple):
+        grad_x = grad_x[0]
+    analytic = {
+        name: (np.zeros_like(p.data) if p.grad is None else p.grad.copy()) for name, p in params
+    }
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if check_input:
+        if grad_x is None:
+            raise ValueError(
+                "gradcheck: backward returned no input gradient; pass check_input=False"
+            )
+        pairs["input"] = (np.asarray(grad_x), numerical_gradient(forward, x, grad_out, h))
+    for name, p in params:
+        numeric = numerical_gradient(lambda _: forward(x), p.data, grad_out, h)
+        pairs[name] = (analytic[name], numeric)
+    scale = max(
+        (float(np.max(np.abs(a) + np.abs(n))) for a, n in pairs.values() if a.size), default=0.0
     )
+    floor = max(1e-8, SCALE_FLOOR * scale)
+    report = GradcheckReport(tol=tol)
+    for name, (a, n) in pairs.items():
+        report.tensors[name] = _compare(name, a, n, floor)
+    return report
 
 
 def gradcheck_loss(
@@ -346,4 +308,4 @@ def gradcheck_loss(
     def forward(z: np.ndarray) -> np.ndarray:
         return np.asarray(loss(z, target), dtype=np.float64)
 
-    return check_gradients(forward, loss.backward, logits, [], rng=rng, h=h, tol=tol)
+    return gradcheck(forward, logits, backward=loss.backward, params=[], rng=rng, h=h, tol=tol)

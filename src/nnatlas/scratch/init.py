@@ -120,13 +120,16 @@ def ones_(tensor: ArrayLike) -> np.ndarray:
     return _fill(tensor, 1.0, "ones_")
 
 
+def _xavier_std(tensor: ArrayLike, gain: float) -> float:
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+
 def xavier_uniform_(
     tensor: ArrayLike, gain: float = 1.0, rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """Glorot & Bengio 2010: ``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
-    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    bound = math.sqrt(3.0) * std  # a uniform U(-b, b) has std b / sqrt(3)
+    bound = math.sqrt(3.0) * _xavier_std(tensor, gain)  # a uniform U(-b, b) has std b / sqrt(3)
     return uniform_(tensor, -bound, bound, rng)
 
 
@@ -134,8 +137,7 @@ def xavier_normal_(
     tensor: ArrayLike, gain: float = 1.0, rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """Glorot & Bengio 2010: ``N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
-    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
+    return normal_(tensor, 0.0, _xavier_std(tensor, gain), rng)
 
 
 def _kaiming_std(tensor: ArrayLike, a: float, mode: str, nonlinearity: str) -> float:

@@ -31,44 +31,35 @@ class Optimizer:
     """
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any]) -> None:
-        name = type(self).__name__
         if isinstance(params, Module):
-            raise TypeError(f"{name}: pass model.parameters(), not the model itself")
+            raise TypeError(f"{type(self).__name__}: pass model.parameters(), not the model itself")
         params = list(params)
         if not params:
-            raise ValueError(f"{name}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
-        seen: set[int] = set()
-        for index, group in enumerate(groups):
-            group = dict(group)
-            group["params"] = list(group["params"])
-            for p in group["params"]:
-                if not isinstance(p, Parameter):
-                    raise TypeError(
-                        f"{name}: param group {index} holds a {type(p).__name__}; expected "
-                        f"scratch Parameters (model.parameters())"
-                    )
-                if id(p) in seen:
-                    raise ValueError(f"{name}: a parameter appears in more than one param group")
-                seen.add(id(p))
-            for key, value in self.defaults.items():
-                group.setdefault(key, value)
-            self.param_groups.append(group)
         # Keyed by id(param): Parameters are mutable objects without hashing by value.
         self.state: dict[int, dict[str, Any]] = {}
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add parameters (e.g. a layer unfrozen during fine-tuning) with their own settings."""
-        known = {id(p) for g in self.param_groups for p in g["params"]}
+        """Add parameters (e.g. a layer unfrozen during fine-tuning) with their own settings.
+
+        Hyperparameters the group does not set are taken from the optimizer's defaults.
+        """
+        name, index = type(self).__name__, len(self.param_groups)
         params = list(group["params"])
-        if any(id(p) in known for p in params):
-            raise ValueError(
-                f"{type(self).__name__}: a parameter appears in more than one param group"
-            )
-        if not all(isinstance(p, Parameter) for p in params):
-            raise TypeError(f"{type(self).__name__}.add_param_group: expected scratch Parameters")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{name}: param group {index} holds a {type(p).__name__}; expected "
+                    f"scratch Parameters (model.parameters())"
+                )
+            if id(p) in seen:
+                raise ValueError(f"{name}: a parameter appears in more than one param group")
+            seen.add(id(p))
         self.param_groups.append({**self.defaults, **group, "params": params})
 
     def zero_grad(self) -> None:
@@ -238,11 +229,8 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, momentum, centered = (
-                group["weight_decay"],
-                group["momentum"],
-                group["centered"],
-            )
+            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            centered = group["centered"]
             for p, state in self._params_with_grad(group):
                 g = p.grad
                 if not state:
@@ -255,22 +243,19 @@ class RMSprop(Optimizer):
                 state["step"] += 1
                 if weight_decay != 0:
                     g = g + weight_decay * p.data
-                square_avg = (
-                    alpha * state["square_avg"] + (1.0 - alpha) * g * g
-                )  # v <- a v + (1-a) g^2
+                # v <- a v + (1-a) g^2
+                square_avg = alpha * state["square_avg"] + (1.0 - alpha) * g * g
                 state["square_avg"] = square_avg
                 if centered:
-                    grad_avg = (
-                        alpha * state["grad_avg"] + (1.0 - alpha) * g
-                    )  # g_ave <- a g_ave + (1-a) g
+                    # g_ave <- a g_ave + (1-a) g
+                    grad_avg = alpha * state["grad_avg"] + (1.0 - alpha) * g
                     state["grad_avg"] = grad_avg
                     avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
                 else:
                     avg = np.sqrt(square_avg) + eps
                 if momentum > 0:
-                    buf = (
-                        momentum * state["momentum_buffer"] + g / avg
-                    )  # b <- mu b + g / (sqrt(v) + eps)
+                    # b <- mu b + g / (sqrt(v) + eps)
+                    buf = momentum * state["momentum_buffer"] + g / avg
                     state["momentum_buffer"] = buf
                     p.data = (p.data - lr * buf).astype(p.data.dtype, copy=False)
                 else:
@@ -326,15 +311,13 @@ class Adam(Optimizer):
                 param = p.data
                 if weight_decay != 0:
                     if self._decoupled:
-                        param = param * (
-                            1.0 - lr * weight_decay
-                        )  # theta <- theta - lr lambda theta
+                        # theta <- theta - lr lambda theta
+                        param = param * (1.0 - lr * weight_decay)
                     else:
                         g = g + weight_decay * param  # g <- g + lambda theta
                 exp_avg = beta1 * state["exp_avg"] + (1.0 - beta1) * g  # m <- b1 m + (1-b1) g
-                exp_avg_sq = (
-                    beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
-                )  # v <- b2 v + (1-b2) g^2
+                # v <- b2 v + (1-b2) g^2
+                exp_avg_sq = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
                 state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
                 # PyTorch folds the bias corrections: step = lr / (1 - b1^t) and
                 # denom = sqrt(v) / sqrt(1 - b2^t) + eps (eps is NOT bias-corrected).

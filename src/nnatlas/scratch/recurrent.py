@@ -119,7 +119,9 @@ class _Recurrent(Module):
             raise ShapeError(f"{self.layer_name}: the sequence is empty (T = 0), got {x.shape}")
         return x.astype(self.dtype, copy=False), unbatched
 
-    def _initial_states(self, hx, batch: int, unbatched: bool) -> tuple[np.ndarray, ...]:
+    def _initial_states(
+        self, hx: np.ndarray | State | None, batch: int, unbatched: bool
+    ) -> tuple[np.ndarray, ...]:
         """(L*dirs, N, H) arrays: ``(h0,)`` or ``(h0, c0)``; zeros when ``hx`` is None."""
         shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
         if hx is None:
@@ -143,7 +145,9 @@ class _Recurrent(Module):
         return tuple(states)
 
     # -- forward ------------------------------------------------------------------------------
-    def _forward(self, x: np.ndarray, hx) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    def _forward(
+        self, x: np.ndarray, hx: np.ndarray | State | None
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         x, unbatched = self._time_major(x)  # (T, N, D)
         T, N, _ = x.shape
         states0 = self._initial_states(hx, N, unbatched)  # each (L*dirs, N, H)

@@ -151,7 +151,7 @@ class _Cell(Module):
         dx = dgx @ self.weight_ih.data  # (N, D)
         return dx[0] if unbatched else dx
 
-    def _initial_state(self, hx, batch: int, unbatched: bool) -> State:
+    def _initial_state(self, hx: np.ndarray | State | None, batch: int, unbatched: bool) -> State:
         shape = (batch, self.hidden_size)
         dtype = self.weight_ih.data.dtype
         if hx is None:

@@ -54,7 +54,10 @@ class MLP(Module):
                 f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
             )
         rng = rng if rng is not None else np.random.default_rng()
+        # The constructor arguments, kept so a twin (nnatlas.bridge.zoo) can rebuild the model.
         self.in_features, self.num_classes = in_features, num_classes
+        self.hidden_sizes, self.activation = tuple(hidden_sizes), activation
+        self.dropout_p, self.batchnorm = dropout, batchnorm
         layers: list[Module] = []
         prev = in_features
         for width in hidden_sizes:
