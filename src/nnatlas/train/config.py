@@ -1,0 +1,112 @@
+"""``TrainConfig``: the single source of every training option.
+
+The trainer reads it, the ``nnatlas train`` command builds its options from its fields (each
+field's ``metadata["help"]`` becomes the ``--help`` text), and each run writes the resolved
+config as ``config.json`` into its folder (minGPT's ``setup_logging`` habit).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
+ENGINES = ("torch", "scratch")
+AMP_MODES = ("off", "bf16", "fp16")
+EXTRA_METRICS = ("accuracy", "top5", "f1", "perplexity")
+
+
+def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class TrainConfig:
+    """Options of one training run. Units are stated in each help text."""
+
+    engine: str = _opt("torch", "which engine trains: torch or scratch (NumPy)", ENGINES)
+    epochs: int = _opt(10, "passes over the training split")
+    batch_size: int = _opt(128, "examples per optimizer step")
+    eval_batch_size: int = _opt(0, "examples per evaluation batch (0 = 4 x batch size)")
+    lr: float = _opt(1e-3, "learning rate (peak rate for onecycle)")
+    optimizer: str = _opt("adam", "optimizer", OPTIMIZERS)
+    momentum: float = _opt(0.9, "momentum factor of the momentum and nesterov optimizers")
+    weight_decay: float = _opt(0.0, "L2 penalty (decoupled for adamw)")
+    scheduler: str = _opt("none", "learning-rate schedule, stepped every batch", SCHEDULERS)
+    warmup_epochs: float = _opt(0.0, "linear warm-up length in epochs (fractions allowed)")
+    step_size: int = _opt(10, "step scheduler: epochs between decays")
+    gamma: float = _opt(0.1, "step/plateau schedulers: factor applied to the rate at a decay")
+    plateau_patience: int = _opt(2, "plateau scheduler: epochs without improvement before a decay")
+    grad_clip: float = _opt(0.0, "clip the global gradient norm to this value (0 = off)")
+    label_smoothing: float = _opt(0.0, "cross-entropy label smoothing in [0, 1)")
+    patience: int = _opt(0, "early stopping: epochs without improvement of --monitor (0 = off)")
+    monitor: str = _opt("val_loss", "validation metric for early stopping and best.pt")
+    metrics: str = _opt("accuracy,f1", "comma list of extra metrics: accuracy,top5,f1,perplexity")
+    restore_best: bool = _opt(True, "load best.pt's weights at the end of training")
+    seed: int = _opt(0, "seed of every random generator (weights, data order, augmentation)")
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:1, mps")
+    amp: str = _opt("off", "mixed precision on CUDA only", AMP_MODES)
+    channels_last: bool = _opt(
+        False, "store 4-D activations NHWC (faster convolutions on some CPUs/GPUs)"
+    )
+    threads: int = _opt(
+        0, "CPU threads (0 = automatic: 1 for models under 200k parameters, else all cores)"
+    )
+    checkpoint_every: int = _opt(
+        0, "also write last.pt every N optimizer steps (0 = per epoch only)"
+    )
+    tensorboard: bool = _opt(True, "log to TensorBoard when the tensorboard package is installed")
+    quiet: bool = _opt(False, "no progress bar and no per-epoch lines")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(
+                    f"TrainConfig.{f.name}: {getattr(self, f.name)!r} is not one of "
+                    f"{', '.join(choices)}"
+                )
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"TrainConfig.{name} must be > 0, got {value}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(
+                f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+            )
+        unknown = [m for m in self.metric_names if m not in EXTRA_METRICS]
+        if unknown:
+            raise ValueError(
+                f"TrainConfig.metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
+            )
+        if not (self.monitor.startswith("val_") and self.monitor != "val_"):
+            raise ValueError(
+                "TrainConfig.monitor must name a validation metric like val_loss, got "
+                f"{self.monitor!r}"
+            )
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.strip() for m in self.metrics.split(",") if m.strip()]
+
+    @property
+    def monitor_mode(self) -> str:
+        """``"min"`` for losses and perplexity, ``"max"`` for accuracies and F1."""
+        return "min" if self.monitor.endswith(("loss", "perplexity")) else "max"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict (e.g. a saved config.json), ignoring keys this version lacks."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path

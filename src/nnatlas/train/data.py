@@ -1,0 +1,128 @@
+"""The in-memory fast path: batches cut from whole tensors, in a seeded order.
+
+When a dataset fits in memory (MNIST, Fashion-MNIST, CIFAR-10 all do), a ``DataLoader`` over a
+``Dataset`` spends most of its time in Python: one ``__getitem__`` per example, one transform
+call per example, then ``collate`` stacks the pieces back into a batch. :class:`TensorLoader`
+keeps the whole split as one tensor and cuts each batch with one indexing operation
+(``x[idx]``); augmentation, when given, runs once per batch on the whole batch tensor.
+
+The order is reproducible and resumable: each epoch draws ``randperm`` from the loader's own
+``torch.Generator``. :meth:`TensorLoader.state_dict` records the generator state *at the start
+of the current epoch* and how many batches were consumed, so a run resumed from a mid-epoch
+checkpoint redraws the same permutation and continues with the next batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+Augment = Callable[..., torch.Tensor]
+
+
+def _takes_generator(fn: Callable[..., Any]) -> bool:
+    try:
+        return "generator" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class TensorLoader:
+    """Batches of ``(x[idx], y[idx])`` from tensors held in memory.
+
+    Args:
+        x: inputs, first dimension = examples, e.g. (N, C, H, W) float32 or (N, T) int64.
+        y: targets (N,) or (N, T) int64.
+        batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
+        shuffle: draw a fresh permutation each epoch (training); keep the order otherwise.
+        seed: seed of the data-order generator and of the augmentation generator.
+        augment: optional batch transform ``augment(x_batch, generator=g) -> x_batch`` (the
+            ``generator`` argument is optional), applied to training batches only.
+        drop_last: drop a last incomplete batch (keeps BatchNorm statistics stable).
+        device: move the tensors there once (the whole split, not per batch).
+
+    Shape:
+        yields x: (B, *x.shape[1:]), y: (B, *y.shape[1:]) with B <= batch_size
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        augment: Augment | None = None,
+        drop_last: bool = False,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"TensorLoader: x has {len(x)} examples but y has {len(y)}")
+        if batch_size <= 0:
+            raise ValueError(f"TensorLoader: batch_size must be positive, got {batch_size}")
+        if device is not None:
+            x, y = x.to(device), y.to(device)
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.augment = augment
+        self._augment_takes_generator = augment is not None and _takes_generator(augment)
+        self.order_generator = torch.Generator().manual_seed(seed)
+        # A CPU generator even for GPU tensors: the augmentation then draws the same numbers on
+        # every device (nnatlas.data.BatchAugment moves them to the batch's device).
+        self.augment_generator = torch.Generator().manual_seed(seed + 1)
+        self._epoch_start_state = self.order_generator.get_state()
+        self._skip_batches = 0  # set by load_state_dict for a mid-epoch resume
+        self.batches_done = 0  # batches handed out in the current epoch
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.x)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.x)
+        self._epoch_start_state = self.order_generator.get_state()
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.order_generator).to(self.x.device)
+        else:
+            order = None
+        start_batch, self._skip_batches = self._skip_batches, 0
+        self.batches_done = start_batch
+        for b in range(start_batch, len(self)):
+            if order is None:
+                xb = self.x[b * self.batch_size : (b + 1) * self.batch_size]  # a view, no copy
+                yb = self.y[b * self.batch_size : (b + 1) * self.batch_size]
+            else:
+                idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+                xb, yb = self.x[idx], self.y[idx]  # one gather per batch, no per-example Python
+            if self.augment is not None:
+                if self._augment_takes_generator:
+                    xb = self.augment(xb, generator=self.augment_generator)
+                else:
+                    xb = self.augment(xb)
+            self.batches_done = b + 1
+            yield xb, yb
+        self.batches_done = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Generator states as uint8 tensors (``torch.load(weights_only=True)`` reads them)."""
+        mid_epoch = self.batches_done > 0
+        return {
+            "order_state": (
+                self._epoch_start_state if mid_epoch else self.order_generator.get_state()
+            ).clone(),
+            "augment_state": self.augment_generator.get_state().clone(),
+            "batches_done": self.batches_done,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        # .cpu(): a checkpoint loaded with map_location="cuda" moves these tensors too.
+        self.order_generator.set_state(state["order_state"].cpu())
+        self.augment_generator.set_state(state["augment_state"].cpu())
+        self._skip_batches = int(state["batches_done"])

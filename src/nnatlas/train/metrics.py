@@ -1,0 +1,149 @@
+"""Classification metrics, shared by both engines: loss, accuracy, top-k, macro F1, perplexity.
+
+The functions take NumPy arrays (PyTorch tensors are converted) so the NumPy engine and the
+PyTorch engine report numbers computed by the same code. :class:`MetricAccumulator` sums over
+the batches of an epoch: it keeps counts (correct predictions, a confusion matrix), never the
+logits, so memory stays constant however long the epoch.
+
+Sequence outputs are flattened: logits (N, T, V) with targets (N, T) count as N*T predictions,
+which is how a language model's accuracy and perplexity are defined.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _as_numpy(array: Any) -> np.ndarray:
+    if hasattr(array, "detach"):  # a torch.Tensor; this module must not need torch
+        array = array.detach()
+        if str(array.dtype) in ("torch.bfloat16", "torch.float16"):
+            array = array.float()  # autocast's bf16 has no NumPy twin; fp16 sums lose precision
+        return array.cpu().numpy()
+    return np.asarray(array)
+
+
+def flatten_predictions(logits: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten to ``(M, C)`` logits and ``(M,)`` targets.
+
+    Shape:
+        logits: (N, C) or (N, T, C); targets: (N,) or (N, T) -> (M, C), (M,)
+    """
+    logits, targets = _as_numpy(logits), _as_numpy(targets)
+    return logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+
+
+def accuracy(logits: Any, targets: Any) -> float:
+    """Fraction of rows whose largest logit is the target class."""
+    logits, targets = flatten_predictions(logits, targets)
+    return float((logits.argmax(axis=1) == targets).mean())
+
+
+def topk_correct(logits: np.ndarray, targets: np.ndarray, k: int) -> int:
+    """Rows whose target is among the ``k`` largest logits (ties broken by position).
+
+    Shape:
+        logits: (M, C); targets: (M,)
+    """
+    k = min(k, logits.shape[1])
+    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]  # (M, k), unordered
+    return int((top == targets[:, None]).any(axis=1).sum())
+
+
+def confusion_matrix(preds: np.ndarray, targets: np.ndarray, num_classes: int) -> np.ndarray:
+    """``cm[t, p]`` counts rows of true class ``t`` predicted as ``p``. Shape: (C, C), int64."""
+    flat = targets.astype(np.int64) * num_classes + preds.astype(np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Mean over classes of ``2 * precision * recall / (precision + recall)``.
+
+    Classes that never occur and are never predicted are left out of the mean (as
+    scikit-learn does with ``labels`` restricted to the present ones); a class that occurs but is
+    never predicted counts as F1 = 0.
+    """
+    tp = np.diag(cm).astype(np.float64)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    present = (predicted + actual) > 0
+    denom = predicted + actual  # 2TP + FP + FN
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def perplexity(mean_cross_entropy: float) -> float:
+    """``exp(loss)``: the effective number of equally likely choices per prediction (nats in)."""
+    return math.exp(min(mean_cross_entropy, 700.0))  # exp(710) overflows float64
+
+
+class MetricAccumulator:
+    """Sums one phase's metrics over its batches.
+
+    Args:
+        names: extra metrics beyond ``loss``: any of accuracy, top5, f1, perplexity.
+        k: the k of "top5" (reported as ``top{k}``, and only when there are more than k
+            classes).
+    """
+
+    def __init__(self, names: list[str] | tuple[str, ...] = ("accuracy",), k: int = 5) -> None:
+        self.names, self.k = list(names), k
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum = 0.0  # sum over rows of the per-row loss
+        self.rows = 0
+        self.correct = 0
+        self.topk = 0
+        self.cm: np.ndarray | None = None
+        self.num_classes = 0
+
+    def update(self, loss: float, logits: Any, targets: Any) -> None:
+        """Add one batch. ``loss`` is the batch's mean loss (as returned by the criterion)."""
+        logits, targets = flatten_predictions(logits, targets)
+        m = targets.shape[0]
+        self.loss_sum += float(loss) * m
+        self.rows += m
+        preds = logits.argmax(axis=1)
+        self.num_classes = logits.shape[1]
+        self.correct += int((preds == targets).sum())
+        if "top5" in self.names:
+            self.topk += topk_correct(logits, targets, self.k)
+        if "f1" in self.names:
+            num_classes = logits.shape[1]
+            if self.cm is None:
+                self.cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+            self.cm += confusion_matrix(preds, targets, num_classes)
+
+    def compute(self) -> dict[str, float]:
+        """Metrics of the batches seen so far; ``loss`` always, the extras when asked for."""
+        rows = max(self.rows, 1)
+        out = {"loss": self.loss_sum / rows}
+        if "accuracy" in self.names:
+            out["accuracy"] = self.correct / rows
+        if "top5" in self.names and self.num_classes > self.k:  # top-5 of 5 classes is always 1
+            out[f"top{self.k}"] = self.topk / rows
+        if "f1" in self.names:
+            out["f1"] = macro_f1(self.cm) if self.cm is not None else 0.0
+        if "perplexity" in self.names:
+            out["perplexity"] = perplexity(out["loss"])
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain numbers and lists, so a mid-epoch checkpoint keeps the epoch's running sums."""
+        return {
+            "loss_sum": self.loss_sum,
+            "rows": self.rows,
+            "correct": self.correct,
+            "topk": self.topk,
+            "cm": None if self.cm is None else self.cm.tolist(),
+            "num_classes": self.num_classes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.loss_sum, self.rows = float(state["loss_sum"]), int(state["rows"])
+        self.correct, self.topk = int(state["correct"]), int(state["topk"])
+        self.cm = None if state["cm"] is None else np.asarray(state["cm"], dtype=np.int64)
+        self.num_classes = int(state.get("num_classes", 0))

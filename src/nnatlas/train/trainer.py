@@ -1,0 +1,460 @@
+"""The training loop, written out: epochs of steps, validation, early stopping, checkpoints.
+
+Read :meth:`Trainer.fit` top to bottom; it calls :meth:`Trainer.train_epoch`, which calls
+:meth:`Trainer.train_step` (forward, loss, backward, clip, optimizer step). Reporting (progress
+bar, history files, plots, TensorBoard) is done by callbacks (:mod:`nnatlas.train.callbacks`).
+
+The NumPy engine's :class:`nnatlas.train.scratch.ScratchTrainer` subclasses this class and
+replaces only what is engine specific (the step, the evaluation forward, the optimizer and how
+state is saved), so both engines share this loop and write the same history.
+
+Example::
+
+    trainer = Trainer(model, TrainConfig(epochs=5, lr=3e-3, scheduler="onecycle"), run_dir="runs/a")
+    history = trainer.fit((x_train, y_train), (x_val, y_val))
+    test = trainer.evaluate((x_test, y_test))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnatlas.threads import configure_threads
+from nnatlas.train.callbacks import (
+    Callback,
+    CurvePlotter,
+    HistoryWriter,
+    ProgressBar,
+    TensorBoardLogger,
+)
+from nnatlas.train.checkpoint import (
+    FORMAT,
+    VERSION,
+    CheckpointError,
+    check_state_matches,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    seed_everything,
+    set_rng_state,
+)
+from nnatlas.train.config import TrainConfig
+from nnatlas.train.data import TensorLoader
+from nnatlas.train.metrics import MetricAccumulator
+from nnatlas.train.optimizers import build_optimizer
+from nnatlas.train.schedulers import LRScheduler
+
+Batches = TensorLoader | Iterable[tuple[Any, Any]] | tuple[torch.Tensor, torch.Tensor]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and what to try."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    return device
+
+
+class Trainer:
+    """Trains a ``torch.nn.Module`` classifier (or language model) with cross-entropy.
+
+    Args:
+        model: returns logits (N, C), or (N, T, C) for sequences; a tuple output's first
+            element is taken as the logits (language models return ``(logits, state)``).
+        config: all options; see :class:`~nnatlas.train.config.TrainConfig`.
+        run_dir: folder for config.json, history, last.pt/best.pt and curves.png; ``None``
+            keeps everything in memory.
+        callbacks: extra callbacks, run after the built-in ones.
+        model_info: how to rebuild the model (``{"name": ..., "kwargs": {...}}``), stored in
+            checkpoints so ``nnatlas eval``/``predict`` can recreate it; plain values only.
+        extra: plain values saved into every checkpoint (class names, normalization ...).
+
+    Shape:
+        batches: x (B, ...) any input the model takes; y (B,) or (B, T) int64 class indices.
+    """
+
+    engine = "torch"
+
+    def __init__(
+        self,
+        model: Any,
+        config: TrainConfig | None = None,
+        run_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        model_info: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config if config is not None else TrainConfig(engine=self.engine)
+        if self.config.engine != self.engine:
+            raise ValueError(
+                f"{type(self).__name__} trains the {self.engine} engine but config.engine is "
+                f"{self.config.engine!r}; use nnatlas.train.create_trainer to pick the class"
+            )
+        self.model = model
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.model_info = model_info or {"name": type(model).__name__, "kwargs": {}}
+        self.extra = extra or {}
+        self.threads = configure_threads(
+            self.config.threads, engine=self.engine, num_parameters=self.num_parameters()
+        )
+        self.config.threads = self.threads  # resolved, so config.json and resumes use it too
+        self.device = self._resolve_device()
+        self.callbacks = self._default_callbacks() + list(callbacks)
+
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, Any] | None = None
+        self.epochs_without_improvement = 0
+        self.stop_reason = ""
+        self.last_finite_loss: float | None = None
+        self.train_metrics = MetricAccumulator(self._train_metric_names())
+        self.optimizer: Any = None
+        self.scheduler: LRScheduler | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(
+        self, train: Batches, val: Batches | None = None, resume: str | Path | None = None
+    ) -> list[dict[str, Any]]:
+        """Train for ``config.epochs`` epochs (or until early stopping) and return the history.
+
+        Args:
+            train: training batches: ``(x, y)`` tensors (fast path), a TensorLoader, or any
+                re-iterable of ``(x, y)`` batches such as a ``DataLoader``.
+            val: validation batches, same forms; ``None`` monitors the training metrics.
+            resume: a checkpoint (last.pt) to continue from. With a TensorLoader (or tensors)
+                a mid-epoch checkpoint continues with the very next batch; other iterables
+                get checkpoints at epoch ends only (their order cannot be replayed).
+
+        Returns:
+            The history: one dict per epoch (``epoch``, ``step``, ``lr``, ``train_*``,
+            ``val_*``, ``time_s``).
+        """
+        cfg = self.config
+        seed_everything(cfg.seed)
+        train_loader = self.as_batches(train, shuffle=True)
+        val_loader = self.as_batches(val, shuffle=False) if val is not None else None
+        self.monitor = cfg.monitor if val_loader is not None else "train_" + cfg.monitor[4:]
+        steps_per_epoch = len(train_loader)
+        self.optimizer = self.build_optimizer()
+        self.scheduler = LRScheduler(
+            self.optimizer,
+            cfg.scheduler,
+            total_steps=cfg.epochs * steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
+            warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+            step_size=cfg.step_size,
+            gamma=cfg.gamma,
+            patience=cfg.plateau_patience,
+            mode=cfg.monitor_mode,
+        )
+        if resume is not None:
+            self.load_training_state(
+                load_checkpoint(resume, map_location=self.device), train_loader
+            )
+        elif self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            cfg.save(self.run_dir / "config.json")
+
+        for callback in self.callbacks:
+            callback.on_fit_begin(self)
+        try:
+            while self.epoch < cfg.epochs and not self.stop_reason:
+                start = time.perf_counter()
+                for callback in self.callbacks:
+                    callback.on_epoch_begin(self, self.epoch, len(train_loader))
+                train_metrics = self.train_epoch(train_loader)
+                val_metrics = self.evaluate(val_loader) if val_loader is not None else {}
+                self.epoch += 1
+
+                row = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.lr}
+                row.update({f"train_{k}": v for k, v in train_metrics.items()})
+                row.update({f"val_{k}": v for k, v in val_metrics.items()})
+                row["time_s"] = time.perf_counter() - start
+                self.history.append(row)
+                if self.monitor not in row:
+                    raise ValueError(
+                        f"--monitor {cfg.monitor}: no such metric; this run records "
+                        f"{', '.join(k for k in row if k.startswith(('train_', 'val_')))}"
+                    )
+
+                self.scheduler.epoch_end(row[self.monitor])
+                if self.is_improvement(row[self.monitor]):
+                    self.best_value, self.best_epoch = row[self.monitor], self.epoch
+                    self.epochs_without_improvement = 0
+                    self.best_state = self.model_state()
+                    self.save_checkpoint("best.pt", train_loader)
+                else:
+                    self.epochs_without_improvement += 1
+                if cfg.patience and self.epochs_without_improvement >= cfg.patience:
+                    self.stop_reason = (
+                        f"early stopping: {self.monitor} has not improved for {cfg.patience} "
+                        f"epochs (best {self.best_value:.4f} at epoch {self.best_epoch})"
+                    )
+                self.save_checkpoint("last.pt", train_loader)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, row)
+        finally:
+            for callback in self.callbacks:
+                callback.on_fit_end(self)
+
+        if cfg.restore_best and self.best_state is not None:
+            self.load_model_state(self.best_state)
+        return self.history
+
+    def train_epoch(self, loader: TensorLoader | Iterable) -> dict[str, float]:
+        """One pass over the training batches; returns the epoch's training metrics."""
+        self.model.train()
+        for x, y in loader:
+            x, y = self.to_device(x, y)
+            loss, logits = self.train_step(x, y)
+            self.scheduler.step()
+            self.train_metrics.update(loss, logits, y)
+            self.step += 1
+            mid_epoch = isinstance(loader, TensorLoader) and loader.batches_done < len(loader)
+            if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
+                if mid_epoch:  # the epoch's end writes last.pt anyway
+                    self.save_checkpoint("last.pt", loader)
+            for callback in self.callbacks:
+                callback.on_step_end(self, loss)
+        metrics = self.train_metrics.compute()
+        self.train_metrics.reset()
+        return metrics
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Forward, loss, backward, gradient clipping, optimizer step. Returns (loss, logits)."""
+        with self.autocast():
+            logits = self.logits_of(self.model(x))  # (B, C) or (B, T, C)
+            loss = self.criterion(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+        loss_value = loss.item()
+        self.check_finite(loss_value)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()  # the scaler is a no-op unless fp16 on CUDA
+        if self.config.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss_value, logits.detach()
+
+    def evaluate(self, data: Batches, names: Sequence[str] | None = None) -> dict[str, float]:
+        """Loss and metrics over ``data`` with the model in eval mode (dropout off, BN frozen).
+
+        Args:
+            data: batches, in any form :meth:`fit` takes.
+            names: extra metrics; defaults to ``config.metrics``.
+        """
+        loader = self.as_batches(data, shuffle=False)
+        metrics = MetricAccumulator(names if names is not None else self.config.metric_names)
+        self.model.eval()
+        with self.no_grad():
+            for x, y in loader:
+                x, y = self.to_device(x, y)
+                loss, logits = self.eval_step(x, y)
+                metrics.update(loss, logits, y)
+        return metrics.compute()
+
+    def eval_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Forward and loss without gradients. Returns (loss, logits)."""
+        with self.autocast():
+            logits = self.logits_of(self.model(x))
+            loss = self.eval_criterion(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+        return loss.item(), logits
+
+    @torch.inference_mode()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for a batch of inputs. Shape: x (B, ...) -> (B, C) or (B, T, C)."""
+        self.model.eval()
+        x, _ = self.to_device(x, None)
+        return torch.softmax(self.logits_of(self.model(x)).float(), dim=-1).cpu()
+
+    # -- helpers the loop calls ------------------------------------------------------------------
+    def check_finite(self, loss: float) -> None:
+        """Stop with a useful message when the loss is NaN or infinite."""
+        if math.isfinite(loss):
+            self.last_finite_loss = loss
+            return
+        last = "none yet" if self.last_finite_loss is None else f"{self.last_finite_loss:.4f}"
+        raise NonFiniteLossError(
+            f"the training loss became {loss} at step {self.step + 1} (epoch {self.epoch + 1}); "
+            f"the last finite loss was {last}. The learning rate ({self.config.lr:g}) is probably "
+            "too high: lower it (--lr), add warm-up (--warmup-epochs 1) or clip gradients "
+            "(--grad-clip 1.0); also check the inputs for NaN."
+        )
+
+    def is_improvement(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        if self.config.monitor_mode == "min":
+            return value < self.best_value
+        return value > self.best_value
+
+    def as_batches(self, data: Batches, shuffle: bool) -> TensorLoader | Iterable:
+        """``(x, y)`` tensors become a :class:`TensorLoader`; loaders pass through."""
+        if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
+            x, y = (torch.as_tensor(part) for part in data)
+            batch = self.config.batch_size if shuffle else self._eval_batch_size()
+            # On a GPU, copy the whole split once instead of every batch (if it is < 2 GiB).
+            on_gpu = self.device.type != "cpu" and x.nbytes + y.nbytes < 2**31
+            return TensorLoader(x, y, batch, shuffle=shuffle, seed=self.config.seed,
+                                device=self.device if on_gpu else None)  # fmt: skip
+        return data
+
+    def _eval_batch_size(self) -> int:
+        return self.config.eval_batch_size or 4 * self.config.batch_size
+
+    def _train_metric_names(self) -> list[str]:
+        # Training-phase metrics stay cheap: the loss, and accuracy/perplexity when asked for.
+        return [m for m in self.config.metric_names if m in ("accuracy", "perplexity")]
+
+    def _default_callbacks(self) -> list[Callback]:
+        callbacks: list[Callback] = [] if self.config.quiet else [ProgressBar()]
+        if self.run_dir is not None:
+            callbacks += [HistoryWriter(self.run_dir), CurvePlotter(self.run_dir)]
+            if self.config.tensorboard:
+                logger = TensorBoardLogger.if_available(self.run_dir / "tensorboard")
+                callbacks += [logger] if logger is not None else []
+        return callbacks
+
+    # -- engine-specific parts (ScratchTrainer replaces these) -----------------------------------
+    def _resolve_device(self) -> torch.device:
+        device = resolve_device(self.config.device)
+        self.model.to(device)
+        if self.config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        amp = self.config.amp if device.type == "cuda" else "off"  # autocast on CPU is slower
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        # fp16 gradients underflow; GradScaler multiplies the loss first (bf16 needs no scaling).
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
+        # Validation reports the plain cross-entropy, comparable across smoothing settings.
+        self.eval_criterion = torch.nn.CrossEntropyLoss()
+        return device
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def no_grad(self) -> contextlib.AbstractContextManager:
+        return torch.inference_mode()
+
+    def to_device(self, x: Any, y: Any) -> tuple[Any, Any]:
+        x = x.to(self.device, non_blocking=True)
+        if self.config.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, (None if y is None else y.to(self.device, non_blocking=True))
+
+    @staticmethod
+    def logits_of(output: Any) -> Any:
+        return output[0] if isinstance(output, tuple) else output
+
+    def build_optimizer(self) -> Any:
+        cfg = self.config
+        return build_optimizer(
+            cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay
+        )
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """A detached copy of the model's weights and buffers (on the CPU)."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def load_model_state(self, state: dict[str, torch.Tensor], source: str = "state") -> None:
+        own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        check_state_matches(state, own, source, self.model_info.get("name", "this"))
+        self.model.load_state_dict(state)
+
+    def optimizer_state(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def engine_rng_state(self) -> Any:
+        """Generators the model keeps itself (torch layers use the global one: nothing here)."""
+        return None
+
+    def load_engine_rng_state(self, state: Any) -> None:
+        pass
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def save_checkpoint(self, name: str, loader: Any = None) -> Path | None:
+        """Write ``run_dir/name`` atomically with everything :meth:`fit` needs to resume."""
+        if self.run_dir is None:
+            return None
+        checkpoint = {
+            "format": FORMAT,
+            "version": VERSION,
+            "engine": self.engine,
+            "model_info": self.model_info,
+            "config": self.config.to_dict(),
+            "extra": self.extra,
+            "model": self.model_state(),
+            "optimizer": self.optimizer_state(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "rng": rng_state(),
+            "engine_rng": self.engine_rng_state(),
+            "loader": loader.state_dict() if isinstance(loader, TensorLoader) else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_metrics": self.train_metrics.state_dict(),
+            "last_finite_loss": self.last_finite_loss,
+            "history": self.history,
+            "best": {
+                "value": self.best_value,
+                "epoch": self.best_epoch,
+                "wait": self.epochs_without_improvement,
+                "stop_reason": self.stop_reason,
+            },
+        }
+        return save_atomic(checkpoint, self.run_dir / name)
+
+    def load_training_state(self, ckpt: dict[str, Any], loader: Any) -> None:
+        """Restore a :meth:`save_checkpoint` dict so training continues where it stopped."""
+        if ckpt["engine"] != self.engine:
+            raise CheckpointError(
+                f"checkpoint was written by the {ckpt['engine']} engine; this trainer is "
+                f"{self.engine}"
+            )
+        self.load_model_state(ckpt["model"], source="checkpoint")
+        self.load_optimizer_state(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt["scaler"] is not None:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        if ckpt["loader"] is not None and isinstance(loader, TensorLoader):
+            loader.load_state_dict(ckpt["loader"])
+        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
+        self.train_metrics.load_state_dict(ckpt["train_metrics"])
+        self.last_finite_loss = ckpt["last_finite_loss"]
+        self.history = list(ckpt["history"])
+        best = ckpt["best"]
+        self.best_value, self.best_epoch = best["value"], best["epoch"]
+        self.epochs_without_improvement, self.stop_reason = int(best["wait"]), best["stop_reason"]
+        if self.run_dir is not None and (self.run_dir / "best.pt").is_file():
+            self.best_state = load_checkpoint(self.run_dir / "best.pt")["model"]
+        set_rng_state(ckpt["rng"])  # last: nothing above may draw random numbers afterwards
+        self.load_engine_rng_state(ckpt.get("engine_rng"))

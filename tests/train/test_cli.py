@@ -1,0 +1,99 @@
+"""``nnatlas train / eval / predict`` on digits (sklearn's copy: no download, seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nnatlas.cli import _register, app
+
+_register()
+runner = CliRunner()
+QUICK = ["--data", "digits", "--epochs", "3", "--threads", "1", "--no-tensorboard"]
+
+
+def train(tmp_path, *args: str):
+    return runner.invoke(app, ["train", *args, *QUICK, "--runs-dir", str(tmp_path)])
+
+
+def test_train_twice_prints_identical_numbers_and_writes_the_run(tmp_path):
+    first = train(tmp_path, "mlp", "--run-name", "a")
+    second = train(tmp_path, "mlp", "--run-name", "a")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    assert "epoch 3/3" in first.stdout and "val_accuracy" in first.stdout
+    run = tmp_path / "a"
+    test = json.loads((run / "test_metrics.json").read_text())
+    assert f"test accuracy {test['accuracy']:.4f}" in first.stdout
+    assert test["accuracy"] > 0.85  # 3 epochs; the full preset (30 epochs) reaches ~0.98
+    config = json.loads((run / "config.json").read_text())
+    assert config["epochs"] == 3 and config["scheduler"] == "cosine"  # CLI over dataset preset
+    assert len(json.loads((run / "history.json").read_text())) == 3
+
+
+def test_scratch_engine_writes_the_same_history_columns(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "t").exit_code == 0
+    result = train(tmp_path, "mlp", "--engine", "scratch", "--run-name", "s")
+    assert result.exit_code == 0, result.output
+    t, s = (json.loads((tmp_path / n / "history.json").read_text()) for n in "ts")
+    assert [list(row) for row in t] == [list(row) for row in s]
+    assert s[-1]["val_accuracy"] > 0.85
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuchnet"], "valid models:"),
+        (["mlp", "--optimizer", "lion"], "is not one of sgd, momentum"),
+        (["resnet20", "--engine", "scratch"], "--engine scratch trains: mlp, lenet5"),
+    ],
+)
+def test_bad_names_exit_2_with_the_valid_choices(tmp_path, args, expected):
+    result = train(tmp_path, *args)
+    assert result.exit_code == 2
+    assert expected in " ".join(result.output.split())
+
+
+def test_unknown_dataset_exits_2_listing_datasets(tmp_path):
+    result = runner.invoke(app, ["train", "mlp", "--data", "nosuch", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "fashion-mnist" in result.output
+
+
+def test_eval_and_predict_a_run(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "r").exit_code == 0
+    saved = json.loads((tmp_path / "r" / "test_metrics.json").read_text())
+    result = runner.invoke(app, ["eval", str(tmp_path / "r"), "--metrics", "accuracy"])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{saved['accuracy']:.4f}" in result.stdout
+    )  # best.pt gives the training run's test score
+    result = runner.invoke(app, ["predict", str(tmp_path / "r"), "test:3"])
+    assert result.exit_code == 0, result.output
+    assert "true class" in result.stdout
+
+
+def test_eval_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"not a checkpoint at all")
+    result = runner.invoke(app, ["eval", str(bogus)])
+    assert result.exit_code == 2 and "not a readable checkpoint" in result.output
+
+
+def test_resume_continues_a_run_with_its_saved_config(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "c").exit_code == 0
+    before = json.loads((tmp_path / "c" / "test_metrics.json").read_text())
+    result = runner.invoke(
+        app, ["train", "--run-name", "c", "--runs-dir", str(tmp_path), "--resume", "--lr", "9"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.stdout and "ignoring --lr" in result.stdout
+    assert json.loads((tmp_path / "c" / "test_metrics.json").read_text()) == before
+
+
+def test_resume_without_a_run_exits_2(tmp_path):
+    result = runner.invoke(
+        app, ["train", "--run-name", "x", "--runs-dir", str(tmp_path), "--resume"]
+    )
+    assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
