@@ -1,8 +1,12 @@
-"""Imports every sub-command module so that each registers itself on :data:`nnatlas.cli.app`."""
+"""Imports every sub-command module so that each registers itself on :data:`nnatlas.cli.app`.
 
-from nnatlas.cli import demo  # noqa: F401
-from nnatlas.cli import data  # noqa: F401
-from nnatlas.cli import models  # noqa: F401
-from nnatlas.cli import train  # noqa: F401,E402  (H7: nnatlas train)
+The order here is the order of ``nnatlas --help``: the main job, proofs, training, browsing.
+"""
+
+from nnatlas.cli import demo  # noqa: F401, I001  (order is the help's order)
 from nnatlas.cli import check  # noqa: F401
-from nnatlas.cli import evaluate, predict  # noqa: F401,E402  (H7: nnatlas eval, predict)
+from nnatlas.cli import train  # noqa: F401
+from nnatlas.cli import evaluate  # noqa: F401
+from nnatlas.cli import predict  # noqa: F401
+from nnatlas.cli import models  # noqa: F401
+from nnatlas.cli import data  # noqa: F401
