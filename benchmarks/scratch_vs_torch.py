@@ -81,6 +81,30 @@ def lenet_steps(rng: np.random.Generator) -> tuple[Step, Step]:
     return scratch_step, torch_step
 
 
+def upstream_steps(
+    scratch_layer, twin: torch.nn.Module, x: np.ndarray, grad: np.ndarray
+) -> tuple[Step, Step]:
+    """Forward + backward of a random upstream gradient, input gradient included in both engines.
+
+    A torch module that returns a tuple (the LSTM's ``(output, state)``) is read by its first
+    element, as the scratch layer returns only the output.
+    """
+    tx, tgrad = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(grad)
+
+    def scratch_step() -> None:
+        scratch_layer.zero_grad()
+        scratch_layer(x)
+        scratch_layer.backward(grad)
+
+    def torch_step() -> None:
+        twin.zero_grad(set_to_none=True)
+        tx.grad = None
+        out = twin(tx)
+        (out[0] if isinstance(out, tuple) else out).backward(tgrad)
+
+    return scratch_step, torch_step
+
+
 def block_steps(rng: np.random.Generator) -> tuple[Step, Step]:
     from torchvision.models.resnet import BasicBlock as TorchBasicBlock
 
@@ -89,19 +113,7 @@ def block_steps(rng: np.random.Generator) -> tuple[Step, Step]:
     load_into_torch(block, twin)
     x = rng.standard_normal((64, 16, 32, 32)).astype(np.float32)
     grad = rng.standard_normal((64, 16, 32, 32)).astype(np.float32)
-    tx, tgrad = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(grad)
-
-    def scratch_step() -> None:
-        block.zero_grad()
-        block(x)
-        block.backward(grad)
-
-    def torch_step() -> None:
-        twin.zero_grad(set_to_none=True)
-        tx.grad = None
-        twin(tx).backward(tgrad)
-
-    return scratch_step, torch_step
+    return upstream_steps(block, twin, x, grad)
 
 
 def lstm_steps(rng: np.random.Generator) -> tuple[Step, Step] | None:
@@ -115,19 +127,7 @@ def lstm_steps(rng: np.random.Generator) -> tuple[Step, Step] | None:
     load_into_torch(lstm, twin)
     x = rng.standard_normal((t, n, d)).astype(np.float32)
     grad = rng.standard_normal((t, n, h)).astype(np.float32)
-    tx, tgrad = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(grad)
-
-    def scratch_step() -> None:
-        lstm.zero_grad()
-        lstm(x)
-        lstm.backward(grad)
-
-    def torch_step() -> None:
-        twin.zero_grad(set_to_none=True)
-        tx.grad = None
-        twin(tx)[0].backward(tgrad)
-
-    return scratch_step, torch_step
+    return upstream_steps(lstm, twin, x, grad)
 
 
 def time_pair(scratch: Step, torch_step: Step, warmup: int, repeats: int) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""The house boundaries of DESIGN.md, checked in fresh interpreters so other tests cannot hide a leak."""
+"""DESIGN.md's boundaries, checked in fresh interpreters so other tests cannot hide a leak."""
 
 import subprocess
 import sys

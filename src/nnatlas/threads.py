@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 
+SMALL_MODEL_PARAMETERS = 200_000  # below this, one thread (see the module docstring)
 _blas_limiter = None  # keeps the threadpoolctl limit alive for the whole process
 
 
@@ -40,9 +41,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS and Windows have no sched_getaffinity
         return max(1, os.cpu_count() or 1)
-
-
-SMALL_MODEL_PARAMETERS = 200_000
 
 
 def default_threads(num_parameters: int | None = None) -> int:

@@ -48,6 +48,7 @@ def test_scratch_engine_writes_the_same_history_columns(tmp_path):
         (["nosuchnet"], "valid models:"),
         (["mlp", "--optimizer", "lion"], "is not one of sgd, momentum"),
         (["resnet20", "--engine", "scratch"], "--engine scratch trains: mlp, lenet5"),
+        (["mlp", "--monitor", "val_top5"], "choose from val_loss, val_accuracy, val_f1"),
     ],
 )
 def test_bad_names_exit_2_with_the_valid_choices(tmp_path, args, expected):
@@ -79,6 +80,23 @@ def test_eval_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
     bogus.write_bytes(b"not a checkpoint at all")
     result = runner.invoke(app, ["eval", str(bogus)])
     assert result.exit_code == 2 and "not a readable checkpoint" in result.output
+
+
+def test_eval_and_predict_refuse_bad_options_and_print_input_literally(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "r", "--epochs", "1").exit_code == 0
+    result = runner.invoke(app, ["eval", str(tmp_path / "r"), "--metrics", "accuracy,auc"])
+    assert result.exit_code == 2 and "choose from accuracy, top5" in " ".join(result.output.split())
+    result = runner.invoke(app, ["predict", str(tmp_path / "r"), "val:x"])
+    assert result.exit_code == 2 and "val:x: index must be in [0, " in result.output  # no emoji
+
+
+def test_resume_refuses_a_corrupt_last_checkpoint(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "last.pt").write_bytes(b"half a file")
+    result = runner.invoke(
+        app, ["train", "--run-name", "bad", "--runs-dir", str(tmp_path), "--resume"]
+    )
+    assert result.exit_code == 2 and "not a readable checkpoint" in " ".join(result.output.split())
 
 
 def test_resume_continues_a_run_with_its_saved_config(tmp_path):

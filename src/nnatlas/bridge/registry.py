@@ -37,7 +37,10 @@ class CheckResult:
     def passed(self) -> bool:
         ok = True
         if self.gradcheck_rel_error is not None:
-            ok &= math.isfinite(self.gradcheck_rel_error) and self.gradcheck_rel_error <= GRADCHECK_TOL
+            ok &= (
+                math.isfinite(self.gradcheck_rel_error)
+                and self.gradcheck_rel_error <= GRADCHECK_TOL
+            )
         if self.parity_max_abs is not None:
             ok &= math.isfinite(self.parity_max_abs) and self.parity_max_abs <= PARITY_TOL
         return ok and (self.gradcheck_rel_error is not None or self.parity_max_abs is not None)
@@ -63,7 +66,9 @@ class Check:
 _CHECKS: dict[str, Check] = {}
 
 
-def register_check(name: str, group: str) -> Callable[[Callable[[], CheckResult]], Callable[[], CheckResult]]:
+def register_check(
+    name: str, group: str
+) -> Callable[[Callable[[], CheckResult]], Callable[[], CheckResult]]:
     """Decorator: register ``fn`` as the check called ``name``; duplicate names are refused."""
 
     def decorate(fn: Callable[[], CheckResult]) -> Callable[[], CheckResult]:

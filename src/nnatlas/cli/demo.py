@@ -29,7 +29,8 @@ def demo(
     from rich.table import Table
 
     from nnatlas.cli.check import check as run_check_command
-    from nnatlas.cli.train import resolve_config, run_training
+    from nnatlas.cli.presets import resolve_config
+    from nnatlas.cli.train import run_training
 
     console = Console()
     console.rule("[bold]1/2  Are the two engines equal?  (nnatlas check all)")

@@ -13,7 +13,8 @@ from typing import Any, Optional
 import typer
 
 from nnatlas.cli import app
-from nnatlas.cli.train import UsageError, build_model, load_data, normalizer
+from nnatlas.cli.errors import UsageError, exit_on_usage_error, read_checkpoint
+from nnatlas.cli.prepare import build_model, load_data, normalizer
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -30,13 +31,10 @@ def resolve_checkpoint(path: Path) -> Path:
 
 def load_run(path: Path, device: str = "auto") -> tuple[Any, dict[str, Any], Path]:
     """Rebuild the trained model behind a checkpoint. Returns (trainer, checkpoint, file)."""
-    from nnatlas.train import CheckpointError, TrainConfig, create_trainer, load_checkpoint
+    from nnatlas.train import CheckpointError, TrainConfig, create_trainer
 
     file = resolve_checkpoint(path)
-    try:
-        ckpt = load_checkpoint(file)
-    except CheckpointError as err:
-        raise UsageError(str(err)) from err
+    ckpt = read_checkpoint(file)
     info = ckpt["model_info"]
     config = TrainConfig.from_dict(ckpt["config"])
     config.quiet, config.tensorboard = True, False
@@ -99,20 +97,22 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    try:
+    from nnatlas.train.config import EXTRA_METRICS
+
+    with exit_on_usage_error():
+        names = [m.strip() for m in metrics.split(",") if m.strip()]
+        unknown = [m for m in names if m not in EXTRA_METRICS]
+        if unknown:
+            raise UsageError(
+                f"--metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
+            )
         trainer, ckpt, file = load_run(run, device)
         x, y = split_for_run(ckpt["extra"], data, split, trainer.config.seed)
-        results = trainer.evaluate(
-            (x, y), names=[m.strip() for m in metrics.split(",") if m.strip()]
-        )
-    except UsageError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(2) from None
+        results = trainer.evaluate((x, y), names=names)
     print(f"{file}: {data or ckpt['extra']['dataset']}, {split} split, {len(y)} examples")
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in results.items():
         table.add_row(name, f"{value:.4f}")
-    console.print(table)
+    Console().print(table)

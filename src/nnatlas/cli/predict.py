@@ -14,8 +14,9 @@ from typing import Any
 import typer
 
 from nnatlas.cli import app
+from nnatlas.cli.errors import UsageError, exit_on_usage_error
 from nnatlas.cli.evaluate import load_run, split_for_run
-from nnatlas.cli.train import UsageError, normalizer
+from nnatlas.cli.prepare import load_data, normalizer
 
 
 def read_image(path: Path, shape: list[int], invert: bool = False) -> Any:
@@ -51,8 +52,7 @@ def predict(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    try:
+    with exit_on_usage_error():
         trainer, ckpt, file = load_run(run, device="cpu")
         extra = ckpt["extra"]
         label = None
@@ -63,8 +63,6 @@ def predict(
                 raise UsageError(f"{input}: index must be in [0, {len(y_all) - 1}]")
             x, label = x_all[int(index)].unsqueeze(0), int(y_all[int(index)])
         elif "vocab_size" in extra:  # a text classifier: INPUT is the text itself
-            from nnatlas.cli.train import load_data
-
             splits = load_data(extra["dataset"], seed=trainer.config.seed,
                                val_fraction=extra.get("val_fraction", 0.1))  # fmt: skip
             ids = splits.encoded.encode(input)  # (L,), tokenized as in training
@@ -75,9 +73,6 @@ def predict(
             x = read_image(Path(input), extra["input_shape"], invert)
             x = normalizer(extra.get("mean"), extra.get("std"))(x)
         probs = trainer.predict(x)[0]  # (C,)
-    except UsageError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(2) from None
     classes = extra["classes"]
     order = probs.argsort(descending=True)[: max(1, top)]
     print(f"{file}: {input}")
@@ -86,7 +81,7 @@ def predict(
     table.add_column("probability", justify="right")
     for i in order.tolist():
         table.add_row(str(classes[i]), f"{float(probs[i]):.4f}")
-    console.print(table)
+    Console().print(table)
     if label is not None:
         verdict = "correct" if int(order[0]) == label else "wrong"
         print(f"true class: {classes[label]} ({verdict})")

@@ -133,7 +133,8 @@ class Seq2Seq(nn.Module):
         attention: "bahdanau", "dot", "general" or None.
         dropout: on embeddings, between layers and before the output layer.
         pad_idx, bos_idx, eos_idx: the special token ids (shared by both vocabularies); the
-            defaults are :class:`nnatlas.data.Vocab`'s reserved ids (<pad>=0 <unk>=1 <bos>=2 <eos>=3).
+            defaults are :class:`nnatlas.data.Vocab`'s reserved ids
+            (<pad>=0 <unk>=1 <bos>=2 <eos>=3).
 
     Shape:
         src: (N, S) int64, tgt_in: (N, T) int64 starting with bos -> logits (N, T, tgt_vocab_size)
@@ -251,7 +252,8 @@ class Seq2Seq(nn.Module):
         emits eos is finished and scored by log P(Y) / lp(Y) with Wu et al. 2016 (GNMT, arXiv
         1609.08144, §7) length normalization lp(Y) = ((5 + |Y|) / 6) ** length_penalty
         (0 disables it; without it beam search prefers short outputs). Search stops once
-        ``beam_size`` hypotheses have finished (or at ``max_len``), and the best finished one wins.
+        ``beam_size`` hypotheses have finished and no live beam scores above the worst of them
+        (or at ``max_len``), and the best finished one wins.
         With ``beam_size=1`` this is greedy decoding.
 
         Returns:
@@ -316,8 +318,19 @@ class Seq2Seq(nn.Module):
                     new_live.append(seq)
                 if len(new_live) == beam_size:
                     break
-            if len(finished) >= beam_size or not new_live:
+            finished = sorted(finished, key=lambda f: f[0], reverse=True)[:beam_size]
+            if not new_live:
                 break
+            # Stop once beam_size hypotheses have finished and no live beam scores above the
+            # worst of them (the rule of Hugging Face's BeamHypotheses.is_done). Stopping at the
+            # first beam_size finished ones instead lets weak early-eos candidates end the search
+            # while the best hypothesis is still running.
+            if len(finished) == beam_size:
+                best_live = max(
+                    normalized(s, len(q)) for s, q in zip(keep_score, new_live, strict=True)
+                )
+                if best_live <= finished[-1][0]:
+                    break
             live = new_live
             beam_idx = torch.tensor(keep_beam, device=enc_out.device)
             state = select_state(state, beam_idx)

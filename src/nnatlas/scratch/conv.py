@@ -69,7 +69,7 @@ def conv_output_size(
     return out[0], out[1]
 
 
-def _window(size: int, start: int, count: int, stride: int) -> slice:
+def _window(start: int, count: int, stride: int) -> slice:
     """The slice that visits ``count`` positions from ``start`` every ``stride``."""
     return slice(start, start + stride * (count - 1) + 1, stride)
 
@@ -98,9 +98,9 @@ def im2col(
     if out is None:
         out = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
     for i in range(kh):
-        rows = _window(xp.shape[2], i * dh, ho, sh)
+        rows = _window(i * dh, ho, sh)
         for j in range(kw):
-            out[:, :, i, j] = xp[:, :, rows, _window(xp.shape[3], j * dw, wo, sw)]
+            out[:, :, i, j] = xp[:, :, rows, _window(j * dw, wo, sw)]
     return out
 
 
@@ -268,9 +268,9 @@ class Conv2d(Module):
         grad_cols = grad_cols.reshape(self.in_channels, kh, kw, ho, wo, n)
         grad_xp = np.zeros((self.in_channels, h + 2 * ph, w + 2 * pw, n), dtype=grad_out.dtype)
         for i in range(kh):
-            rows = _window(h + 2 * ph, i * self.dilation[0], ho, self.stride[0])
+            rows = _window(i * self.dilation[0], ho, self.stride[0])
             for j in range(kw):
-                cols = _window(w + 2 * pw, j * self.dilation[1], wo, self.stride[1])
+                cols = _window(j * self.dilation[1], wo, self.stride[1])
                 grad_xp[:, rows, cols] += grad_cols[:, i, j]  # (C_in, H_out, W_out, N)
         grad_x = grad_xp[:, ph : ph + h, pw : pw + w]  # (C_in, H, W, N)
         return np.ascontiguousarray(grad_x.transpose(3, 0, 1, 2))  # (N, C_in, H, W)

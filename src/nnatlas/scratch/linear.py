@@ -36,19 +36,25 @@ class Linear(Module):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError(
-                f"Linear: in_features and out_features must be positive, got {in_features}, {out_features}"
+                "Linear: in_features and out_features must be positive, "
+                f"got {in_features}, {out_features}"
             )
         rng = rng if rng is not None else np.random.default_rng()
         bound = 1.0 / math.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        self.weight = Parameter(
+            rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)
+        )
+        self.bias = (
+            Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_ndim(self, x, f"(N, *, {self.in_features})", tuple(range(1, 8)))
         if x.shape[-1] != self.in_features:
             raise ShapeError(
-                f"{self.layer_name}: expected input of shape (N, *, {self.in_features}), got {x.shape}"
+                f"{self.layer_name}: expected input of shape (N, *, {self.in_features}), "
+                f"got {x.shape}"
             )
         self._cache = x
         out = x @ self.weight.data.T  # (N, *, out_features)
@@ -66,4 +72,5 @@ class Linear(Module):
         return grad_out @ self.weight.data  # (N, *, in)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"

@@ -134,7 +134,9 @@ class Module:
         """Cast every parameter and floating buffer to ``dtype`` (float32 or float64)."""
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
-            raise ValueError(f"{type(self).__name__}.to: dtype must be float32 or float64, got {dtype}")
+            raise ValueError(
+                f"{type(self).__name__}.to: dtype must be float32 or float64, got {dtype}"
+            )
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None if p.grad is None else p.grad.astype(dtype)
@@ -209,8 +211,10 @@ class Module:
                 for part in path:
                     owner = owner._modules[part]
                 current = np.asarray(getattr(owner, attr))
-                # Keep the model's dtype: a float64 file must not turn float32 running stats to float64.
-                object.__setattr__(owner, attr, np.array(state[name], dtype=current.dtype, copy=True))
+                # Keep the model's dtype: float64 files must not make float32 running stats float64.
+                object.__setattr__(
+                    owner, attr, np.array(state[name], dtype=current.dtype, copy=True)
+                )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save the state as ``.npz`` atomically (temp file + rename)."""
@@ -251,7 +255,9 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read arrays saved by :func:`save_npz`; a missing or broken file names itself."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such parameter file (expected an .npz from Module.save)")
+        raise FileNotFoundError(
+            f"{path}: no such parameter file (expected an .npz from Module.save)"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
@@ -265,6 +271,8 @@ def check_ndim(layer: Module, x: np.ndarray, expected: str, ndims: tuple[int, ..
     ``expected`` is the shape as a reader would write it, e.g. ``"(N, C, H, W)"``.
     """
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{layer.layer_name}: expected a numpy array {expected}, got {type(x).__name__}")
+        raise TypeError(
+            f"{layer.layer_name}: expected a numpy array {expected}, got {type(x).__name__}"
+        )
     if x.ndim not in ndims:
         raise ShapeError(f"{layer.layer_name}: expected input of shape {expected}, got {x.shape}")

@@ -41,9 +41,8 @@ class _Pool2d(Module):
         ho, wo = conv_output_size(
             self.layer_name, x.shape[2:], self.kernel_size, self.stride, self.padding
         )
-        hp, wp = x.shape[2] + 2 * self.padding[0], x.shape[3] + 2 * self.padding[1]
         slices = [
-            (_window(hp, i, ho, self.stride[0]), _window(wp, j, wo, self.stride[1]))
+            (_window(i, ho, self.stride[0]), _window(j, wo, self.stride[1]))
             for i in range(self.kernel_size[0])
             for j in range(self.kernel_size[1])
         ]
@@ -124,14 +123,15 @@ class MaxPool2d(_Pool2d):
     ) -> None:
         super().__init__(kernel_size, stride, padding)
 
-    def _axis_slices(self, size: int, out: int, axis: int) -> list[slice]:
-        return [_window(size, k, out, self.stride[axis]) for k in range(self.kernel_size[axis])]
+    def _axis_slices(self, out: int, axis: int) -> list[slice]:
+        """Per kernel offset along ``axis``, the slice of the padded input it reads."""
+        return [_window(k, out, self.stride[axis]) for k in range(self.kernel_size[axis])]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         (ho, wo), _ = self._windows(x)
         xp = self._pad(x, -np.inf)  # (N, C, H_pad, W_pad)
-        rows = self._axis_slices(xp.shape[2], ho, 0)
-        cols = self._axis_slices(xp.shape[3], wo, 1)
+        rows = self._axis_slices(ho, 0)
+        cols = self._axis_slices(wo, 1)
         row_max, col_arg = _first_max([xp[:, :, :, c] for c in cols])  # (N, C, H_pad, W_out)
         best, row_arg = _first_max([row_max[:, :, r] for r in rows])  # (N, C, H_out, W_out)
         self._cache = (row_arg, col_arg, xp.shape, rows, cols)
@@ -142,12 +142,10 @@ class MaxPool2d(_Pool2d):
             raise RuntimeError(f"{self.layer_name}: backward called before forward")
         row_arg, col_arg, padded_shape, rows, cols = self._cache
         overlap_h, overlap_w = (s < k for s, k in zip(self.stride, self.kernel_size, strict=True))
-        grad_rows = _route(
-            grad_out, row_arg, col_arg.shape, 2, rows, overlap_h
-        )  # (N, C, H_pad, W_out)
-        grad_xp = _route(
-            grad_rows, col_arg, padded_shape, 3, cols, overlap_w
-        )  # (N, C, H_pad, W_pad)
+        # Undo the two passes in reverse: the row pass first, then the column pass.
+        # (N, C, H_out, W_out) -> (N, C, H_pad, W_out) -> (N, C, H_pad, W_pad)
+        grad_rows = _route(grad_out, row_arg, col_arg.shape, 2, rows, overlap_h)
+        grad_xp = _route(grad_rows, col_arg, padded_shape, 3, cols, overlap_w)
         return self._unpad(grad_xp)
 
 

@@ -82,10 +82,12 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
             )
-        if not (self.monitor.startswith("val_") and self.monitor != "val_"):
+        # Checked here, before any data is loaded, rather than after the first epoch.
+        monitorable = [f"val_{name}" for name in ("loss", *self.metric_names)]
+        if self.monitor not in monitorable:
             raise ValueError(
-                "TrainConfig.monitor must name a validation metric like val_loss, got "
-                f"{self.monitor!r}"
+                f"TrainConfig.monitor: {self.monitor!r} is not recorded by this run; choose from "
+                f"{', '.join(monitorable)} (add a metric with --metrics)"
             )
 
     @property

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEDULE_NAMES = ("none", "step", "cosine", "onecycle", "plateau")
+from nnatlas.train.config import SCHEDULERS
 
 # OneCycleLR defaults, from torch.optim.lr_scheduler.OneCycleLR.
 ONECYCLE_PCT_START = 0.3
@@ -65,7 +65,7 @@ def schedule_factor(
         if step <= peak_step:
             return _cosine(initial, 1.0, step / max(peak_step, 1.0))
         return _cosine(1.0, final, (step - peak_step) / max(total_steps - 1 - peak_step, 1.0))
-    raise ValueError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULE_NAMES)}")
+    raise ValueError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULERS)}")
 
 
 class LRScheduler:
@@ -73,7 +73,7 @@ class LRScheduler:
 
     Args:
         optimizer: anything with ``param_groups`` (a list of dicts holding ``"lr"``).
-        name: one of :data:`SCHEDULE_NAMES`.
+        name: one of :data:`SCHEDULERS`.
         total_steps: optimizer steps in the whole run.
         steps_per_epoch: optimizer steps per epoch.
         warmup_steps: linear warm-up from ``base_lr / warmup_steps`` to ``base_lr``.
@@ -95,8 +95,8 @@ class LRScheduler:
         patience: int = 2,
         mode: str = "min",
     ) -> None:
-        if name not in SCHEDULE_NAMES:
-            raise ValueError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULE_NAMES)}")
+        if name not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULERS)}")
         self.optimizer, self.name = optimizer, name
         self.total_steps, self.steps_per_epoch = max(total_steps, 1), max(steps_per_epoch, 1)
         self.warmup_steps, self.step_size, self.gamma = warmup_steps, step_size, gamma

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnatlas.train.config import OPTIMIZERS
+from nnatlas.train.config import TrainConfig
+from nnatlas.train.optimizers import build_optimizer
 from nnatlas.train.trainer import Trainer
 
 
@@ -86,6 +87,7 @@ class ScratchTrainer(Trainer):
         return loss, logits
 
     def eval_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Forward and loss (NumPy keeps no graph to switch off). Returns (loss, logits)."""
         logits = self.logits_of(self.model(x))
         loss = float(self.eval_criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))
         return loss, logits
@@ -99,7 +101,8 @@ class ScratchTrainer(Trainer):
         return torch.from_numpy(np.asarray(softmax(self.logits_of(self.model(x)), axis=-1)))
 
     # -- engine setup --------------------------------------------------------------------------
-    def _resolve_device(self) -> torch.device:
+    def _setup_engine(self) -> torch.device:
+        """The NumPy engine's losses; the device is the CPU."""
         from nnatlas.scratch.losses import CrossEntropyLoss
 
         if self.config.device not in ("auto", "cpu"):
@@ -125,23 +128,12 @@ class ScratchTrainer(Trainer):
         return x, y
 
     def build_optimizer(self) -> Any:
+        """The optimizer named by ``config.optimizer``, from :mod:`nnatlas.scratch.optim`."""
         from nnatlas.scratch import optim
 
-        cfg, params = self.config, self.model.parameters()
-        if cfg.optimizer == "sgd":
-            return optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.optimizer in ("momentum", "nesterov"):
-            return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                             weight_decay=cfg.weight_decay,
-                             nesterov=cfg.optimizer == "nesterov")  # fmt: skip
-        if cfg.optimizer == "adam":
-            return optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.optimizer == "adamw":
-            return optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.optimizer == "rmsprop":
-            return optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        raise ValueError(
-            f"unknown optimizer {cfg.optimizer!r}; choose from {', '.join(OPTIMIZERS)}"
+        cfg = self.config
+        return build_optimizer(
+            cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, optim
         )
 
     # -- state as tensors, so one checkpoint format serves both engines -----------------------
@@ -152,44 +144,44 @@ class ScratchTrainer(Trainer):
         return _to_torch(self.model.state_dict())
 
     def load_model_state(self, state: dict[str, Any], source: str = "state") -> None:
-        from nnatlas.train.checkpoint import check_state_matches
-
-        own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
-        check_state_matches(state, own, source, self.model_info.get("name", "this"))
-        self.model.load_state_dict(_to_numpy(dict(state)))
+        super().load_model_state(_to_numpy(dict(state)), source)
 
     def optimizer_state(self) -> dict[str, Any]:
         return _to_torch(self.optimizer.state_dict())
 
-    def engine_rng_state(self) -> dict[str, Any]:
-        """Each layer's own NumPy generator (e.g. Dropout's ``rng``), by module path.
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(_to_numpy(state))
 
-        The NumPy engine's layers draw from their own ``np.random.Generator``; a resumed run
-        must continue those streams too. Bit-generator states are dicts of str and int.
-        """
+    def _layer_generators(self) -> dict[str, np.random.Generator]:
+        """Each layer's own NumPy generator (e.g. Dropout's ``rng``), by module path."""
         return {
-            path: module.rng.bit_generator.state
+            path: module.rng
             for path, module in self.model.named_modules()
             if isinstance(getattr(module, "rng", None), np.random.Generator)
         }
 
+    def engine_rng_state(self) -> dict[str, Any]:
+        """The states of :meth:`_layer_generators`: dicts of str and int, safe to load.
+
+        The NumPy engine's layers draw from their own ``np.random.Generator``; a resumed run
+        must continue those streams too.
+        """
+        return {path: rng.bit_generator.state for path, rng in self._layer_generators().items()}
+
     def load_engine_rng_state(self, state: dict[str, Any] | None) -> None:
-        for path, module in self.model.named_modules():
-            if (
-                state
-                and path in state
-                and isinstance(getattr(module, "rng", None), np.random.Generator)
-            ):
-                module.rng.bit_generator.state = state[path]
-
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(_to_numpy(state))
+        for path, rng in self._layer_generators().items():
+            if state and path in state:
+                rng.bit_generator.state = state[path]
 
 
-def create_trainer(model: Any, config: Any = None, **kwargs: Any) -> Trainer:
-    """The trainer for ``config.engine``: :class:`Trainer` (torch) or :class:`ScratchTrainer`."""
-    from nnatlas.train.config import TrainConfig
+def create_trainer(model: Any, config: TrainConfig | None = None, **kwargs: Any) -> Trainer:
+    """The trainer for ``config.engine``: :class:`Trainer` (torch) or :class:`ScratchTrainer`.
 
+    Args:
+        model: a ``torch.nn.Module`` (engine "torch") or a scratch ``Module`` (engine "scratch").
+        config: the options; ``None`` means ``TrainConfig()`` (the torch engine).
+        **kwargs: passed on to the trainer (``run_dir``, ``callbacks``, ``model_info``, ``extra``).
+    """
     config = config if config is not None else TrainConfig()
     cls = ScratchTrainer if config.engine == "scratch" else Trainer
     return cls(model, config, **kwargs)

@@ -5,8 +5,8 @@ Read :meth:`Trainer.fit` top to bottom; it calls :meth:`Trainer.train_epoch`, wh
 bar, history files, plots, TensorBoard) is done by callbacks (:mod:`nnatlas.train.callbacks`).
 
 The NumPy engine's :class:`nnatlas.train.scratch.ScratchTrainer` subclasses this class and
-replaces only what is engine specific (the step, the evaluation forward, the optimizer and how
-state is saved), so both engines share this loop and write the same history.
+replaces only what is engine specific (the step, the evaluation forward, the loss, how batches
+and state are converted), so both engines share this loop and write the same history.
 
 Example::
 
@@ -115,10 +115,11 @@ class Trainer:
             self.config.threads, engine=self.engine, num_parameters=self.num_parameters()
         )
         self.config.threads = self.threads  # resolved, so config.json and resumes use it too
-        self.device = self._resolve_device()
+        self.device = self._setup_engine()
         self.callbacks = self._default_callbacks() + list(callbacks)
 
         self.history: list[dict[str, Any]] = []
+        self.monitor = self.config.monitor  # fit() watches train_* instead when there is no val
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.best_value: float | None = None
@@ -230,10 +231,9 @@ class Trainer:
             self.scheduler.step()
             self.train_metrics.update(loss, logits, y)
             self.step += 1
-            mid_epoch = isinstance(loader, TensorLoader) and loader.batches_done < len(loader)
-            if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
-                if mid_epoch:  # the epoch's end writes last.pt anyway
-                    self.save_checkpoint("last.pt", loader)
+            every = self.config.checkpoint_every
+            if every and self.step % every == 0 and _is_mid_epoch(loader):
+                self.save_checkpoint("last.pt", loader)
             for callback in self.callbacks:
                 callback.on_step_end(self, loss)
         metrics = self.train_metrics.compute()
@@ -303,6 +303,7 @@ class Trainer:
         )
 
     def is_improvement(self, value: float) -> bool:
+        """Whether ``value`` of the monitored metric beats the best so far (the first one does)."""
         if self.best_value is None:
             return True
         if self.config.monitor_mode == "min":
@@ -337,7 +338,8 @@ class Trainer:
         return callbacks
 
     # -- engine-specific parts (ScratchTrainer replaces these) -----------------------------------
-    def _resolve_device(self) -> torch.device:
+    def _setup_engine(self) -> torch.device:
+        """Place the model on its device and set up precision and the losses; returns the device."""
         device = resolve_device(self.config.device)
         self.model.to(device)
         if self.config.channels_last:
@@ -352,14 +354,17 @@ class Trainer:
         return device
 
     def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision around the forward pass when ``amp`` is on (CUDA only)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def no_grad(self) -> contextlib.AbstractContextManager:
+        """No autograd graph during evaluation."""
         return torch.inference_mode()
 
     def to_device(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Move a batch to the model's device (``y`` may be None)."""
         x = x.to(self.device, non_blocking=True)
         if self.config.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -367,38 +372,44 @@ class Trainer:
 
     @staticmethod
     def logits_of(output: Any) -> Any:
+        """The logits of a model's output: the first element of a tuple, else the output."""
         return output[0] if isinstance(output, tuple) else output
 
     def build_optimizer(self) -> Any:
+        """The optimizer named by ``config.optimizer``, over the model's parameters."""
         cfg = self.config
         return build_optimizer(
             cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay
         )
 
     def num_parameters(self) -> int:
+        """How many numbers the model learns (sizes the thread pool)."""
         return sum(p.numel() for p in self.model.parameters())
 
     def model_state(self) -> dict[str, torch.Tensor]:
         """A detached copy of the model's weights and buffers (on the CPU)."""
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
-    def load_model_state(self, state: dict[str, torch.Tensor], source: str = "state") -> None:
+    def load_model_state(self, state: dict[str, Any], source: str = "state") -> None:
+        """Load weights after checking their names and shapes (``source`` names them in errors)."""
         own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
         check_state_matches(state, own, source, self.model_info.get("name", "this"))
         self.model.load_state_dict(state)
 
     def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state (moments, momentum buffers) as checkpoint values."""
         return self.optimizer.state_dict()
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        """The inverse of :meth:`optimizer_state`."""
+        self.optimizer.load_state_dict(state)
 
     def engine_rng_state(self) -> Any:
         """Generators the model keeps itself (torch layers use the global one: nothing here)."""
         return None
 
     def load_engine_rng_state(self, state: Any) -> None:
-        pass
-
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state)
+        """The inverse of :meth:`engine_rng_state`."""
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self, name: str, loader: Any = None) -> Path | None:
@@ -458,3 +469,12 @@ class Trainer:
             self.best_state = load_checkpoint(self.run_dir / "best.pt")["model"]
         set_rng_state(ckpt["rng"])  # last: nothing above may draw random numbers afterwards
         self.load_engine_rng_state(ckpt.get("engine_rng"))
+
+
+def _is_mid_epoch(loader: Any) -> bool:
+    """Whether a checkpoint now would fall inside an epoch that a resume can replay.
+
+    Only a :class:`TensorLoader` can replay its batch order; at an epoch's last batch
+    :meth:`Trainer.fit` writes last.pt itself.
+    """
+    return isinstance(loader, TensorLoader) and loader.batches_done < len(loader)

@@ -1,4 +1,4 @@
-"""Scratch (NumPy) models built only from nnatlas.scratch layers; state_dict keys equal the zoo's."""
+"""Scratch (NumPy) models built only from nnatlas.scratch layers; their keys equal the zoo's."""
 
 from nnatlas.scratch.models.char_lstm import CharLSTM
 from nnatlas.scratch.models.lenet import LeNet5

@@ -59,12 +59,8 @@ class LeNet5(Module):
         rng = rng if rng is not None else np.random.default_rng()
         act, pool = VARIANTS[variant]
         padding = 2 if input_size == 28 else 0
-        self.num_classes, self.in_chans, self.input_size, self.variant = (
-            num_classes,
-            in_chans,
-            input_size,
-            variant,
-        )
+        self.num_classes, self.in_chans = num_classes, in_chans
+        self.input_size, self.variant = input_size, variant
         kw = {"dtype": dtype, "rng": rng}
         self.features = Sequential(
             Conv2d(in_chans, 6, 5, padding=padding, **kw),  # C1: (N, 6, 28, 28)
