@@ -16,6 +16,7 @@ from nnatlas.scratch.dropout import Dropout
 from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.flatten import Flatten
 from nnatlas.scratch.gradcheck import gradcheck, gradcheck_loss, numerical_gradient, rel_error
+from nnatlas.scratch.init import manual_seed
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from nnatlas.scratch.module import Module, Parameter, ShapeError, load_npz, save_npz
@@ -66,6 +67,7 @@ __all__ = [
     "gradcheck_loss",
     "init",
     "load_npz",
+    "manual_seed",
     "numerical_gradient",
     "rel_error",
     "save_npz",

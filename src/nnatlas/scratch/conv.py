@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 IntPair = int | tuple[int, int]
@@ -165,7 +166,7 @@ class Conv2d(Module):
         self.padding = _pair(padding, "padding", name, minimum=0)
         self.dilation = _pair(dilation, "dilation", name)
         self.requires_input_grad = True
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         kh, kw = self.kernel_size
         fan_in = in_channels // groups * kh * kw
         bound = 1.0 / math.sqrt(fan_in)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, ShapeError
 
 
@@ -31,7 +32,7 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = float(p)
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = rng if rng is not None else default_generator()
         self.fixed_mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:

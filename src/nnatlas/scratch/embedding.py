@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter
 
 
@@ -44,7 +45,7 @@ class Embedding(Module):
                     f"got {padding_idx}"
                 )
             padding_idx %= num_embeddings
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
         weight = rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype)

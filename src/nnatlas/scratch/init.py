@@ -90,8 +90,30 @@ def _fill(tensor: ArrayLike, values: np.ndarray | float, fn: str) -> np.ndarray:
     return array
 
 
+# The generator layers and initializers draw from when no ``rng`` is passed, as torch's default
+# generator; seed it with :func:`manual_seed` for reproducible weights.
+_DEFAULT_GENERATOR = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the NumPy engine's default generator. See: torch.manual_seed.
+
+    Layers built without an explicit ``rng`` draw their initial weights (and Dropout its masks)
+    from this generator, so ``manual_seed(0)`` before building a model makes its weights
+    reproducible. Passing ``rng=`` to a layer still takes precedence.
+    """
+    global _DEFAULT_GENERATOR
+    _DEFAULT_GENERATOR = np.random.default_rng(seed)
+    return _DEFAULT_GENERATOR
+
+
+def default_generator() -> np.random.Generator:
+    """The generator used when a layer or initializer is given no ``rng``."""
+    return _DEFAULT_GENERATOR
+
+
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
-    return rng if rng is not None else np.random.default_rng()
+    return rng if rng is not None else _DEFAULT_GENERATOR
 
 
 def uniform_(

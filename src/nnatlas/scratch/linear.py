@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 
@@ -39,7 +40,7 @@ class Linear(Module):
                 "Linear: in_features and out_features must be positive, "
                 f"got {in_features}, {out_features}"
             )
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         bound = 1.0 / math.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(

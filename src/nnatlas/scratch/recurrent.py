@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, ShapeError
 from nnatlas.scratch.rnn_cells import GRUCell, LSTMCell, RNNCell, State, _Cell
 
@@ -49,7 +50,7 @@ class _Recurrent(Module):
                 f"{name}: input_size, hidden_size and num_layers must be positive, got "
                 f"{input_size}, {hidden_size}, {num_layers}"
             )
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.num_directions = 2 if bidirectional else 1

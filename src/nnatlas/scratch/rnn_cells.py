@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter, ShapeError
 
 State = tuple[np.ndarray, ...]
@@ -64,7 +65,7 @@ class _Cell(Module):
                 f"{type(self).__name__}: input_size and hidden_size must be positive, got "
                 f"{input_size}, {hidden_size}"
             )
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         rows = len(self.gate_names) * hidden_size
         bound = 1.0 / math.sqrt(
             hidden_size

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnatlas.scratch import init as scratch_init
+
 FORMAT = "nnatlas-checkpoint"
 VERSION = 1
 
@@ -158,3 +160,4 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    scratch_init.manual_seed(seed)  # the NumPy engine's default generator

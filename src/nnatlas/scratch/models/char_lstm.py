@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnatlas.scratch.embedding import Embedding
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.module import Module, ShapeError
 from nnatlas.scratch.recurrent import LSTM
@@ -45,7 +46,7 @@ class CharLSTM(Module):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.embedding = Embedding(vocab_size, embed_dim, dtype=dtype, rng=rng)
         self.rnn = LSTM(embed_dim, hidden_size, num_layers, batch_first=True, dtype=dtype, rng=rng)
@@ -98,7 +99,7 @@ class CharLSTM(Module):
             raise ValueError(f"{name}.generate: prefix_ids must hold at least one id")
         if temperature < 0:
             raise ValueError(f"{name}.generate: temperature must be >= 0, got {temperature}")
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         logits, state = self.forward(prefix[None])  # (1, T0, V)
         out = np.empty(length, dtype=np.int64)
         for k in range(length):

@@ -16,6 +16,7 @@ import numpy as np
 
 from nnatlas.scratch.activations import ReLU, Tanh
 from nnatlas.scratch.conv import Conv2d
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.module import Module, ShapeError
 from nnatlas.scratch.pooling import AvgPool2d, MaxPool2d
@@ -56,7 +57,7 @@ class LeNet5(Module):
             )
         if variant not in VARIANTS:
             raise ValueError(f"LeNet5: variant must be one of {list(VARIANTS)}, got {variant!r}")
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         act, pool = VARIANTS[variant]
         padding = 2 if input_size == 28 else 0
         self.num_classes, self.in_chans = num_classes, in_chans

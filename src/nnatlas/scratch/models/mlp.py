@@ -9,6 +9,7 @@ import numpy as np
 from nnatlas.scratch.activations import ACTIVATIONS, get_activation
 from nnatlas.scratch.batchnorm import BatchNorm1d
 from nnatlas.scratch.dropout import Dropout
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.module import Module, ShapeError, check_ndim
 from nnatlas.scratch.sequential import Sequential
@@ -53,7 +54,7 @@ class MLP(Module):
             raise ValueError(
                 f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
             )
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         # The constructor arguments, kept so a twin (nnatlas.bridge.zoo) can rebuild the model.
         self.in_features, self.num_classes = in_features, num_classes
         self.hidden_sizes, self.activation = tuple(hidden_sizes), activation

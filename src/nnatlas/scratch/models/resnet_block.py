@@ -12,6 +12,7 @@ import numpy as np
 from nnatlas.scratch.activations import ReLU
 from nnatlas.scratch.batchnorm2d import BatchNorm2d
 from nnatlas.scratch.conv import Conv2d
+from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module
 from nnatlas.scratch.sequential import Sequential
 
@@ -45,7 +46,7 @@ class BasicBlock(Module):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = rng if rng is not None else default_generator()
         kw = {"bias": False, "dtype": dtype, "rng": rng}
         self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, **kw)
         self.bn1 = BatchNorm2d(out_channels, dtype=dtype)
