@@ -119,3 +119,11 @@ def test_sequence_outputs_train(tmp_path):
 
 def test_blobs_are_deterministic():
     assert torch.equal(blobs()[0], blobs()[0])
+
+
+def test_monitoring_f1_without_a_validation_set_watches_the_training_f1(data):
+    x, y = data[0]
+    trainer = create_trainer(torch_mlp(), cfg(epochs=2, monitor="val_f1"))
+    history = trainer.fit((x, y))  # no validation data
+    assert trainer.monitor == "train_f1"
+    assert all(0.0 <= row["train_f1"] <= 1.0 for row in history)

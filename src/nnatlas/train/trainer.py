@@ -155,6 +155,11 @@ class Trainer:
         train_loader = self.as_batches(train, shuffle=True)
         val_loader = self.as_batches(val, shuffle=False) if val is not None else None
         self.monitor = cfg.monitor if val_loader is not None else "train_" + cfg.monitor[4:]
+        if val_loader is None:  # the training metrics must then hold the monitored one too
+            names = self._train_metric_names()
+            watched = cfg.monitor[4:]
+            if watched != "loss" and watched not in names:
+                self.train_metrics = MetricAccumulator([*names, watched])
         steps_per_epoch = len(train_loader)
         self.optimizer = self.build_optimizer()
         self.scheduler = LRScheduler(
