@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import blobs, scratch_mlp, torch_mlp
 
+from conftest import blobs, scratch_mlp, torch_mlp
 from nnatlas.train import NonFiniteLossError, TrainConfig, create_trainer, load_checkpoint
 
 
