@@ -32,7 +32,8 @@ test-slow: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check --no-cache src tests benchmarks
+	$(BIN)/ruff format --no-cache --check src tests benchmarks
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/scratch_vs_torch.py

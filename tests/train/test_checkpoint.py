@@ -6,8 +6,8 @@ import os
 
 import pytest
 import torch
-from conftest import torch_mlp
 
+from conftest import torch_mlp
 from nnatlas.train import (
     Callback,
     CheckpointError,
