@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from nnatlas.cli import _register, app
@@ -115,3 +116,27 @@ def test_resume_without_a_run_exits_2(tmp_path):
         app, ["train", "--run-name", "x", "--runs-dir", str(tmp_path), "--resume"]
     )
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+
+
+def test_val_fraction_out_of_range_exits_2(tmp_path):
+    result = train(tmp_path, "mlp", "--val-fraction", "1.5")
+    assert result.exit_code == 2 and "--val-fraction must be in [0, 1)" in result.output
+
+
+def test_resume_with_another_models_checkpoint_exits_2(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "a", "--epochs", "1").exit_code == 0
+    # A checkpoint whose model differs from what its own record says cannot be resumed.
+    ckpt = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    ckpt["model"] = {k: v[..., :1] for k, v in ckpt["model"].items()}  # wrong shapes
+    torch.save(ckpt, tmp_path / "a" / "last.pt")
+    result = runner.invoke(
+        app, ["train", "--run-name", "a", "--runs-dir", str(tmp_path), "--resume"]
+    )
+    assert result.exit_code == 2 and "another model" in " ".join(result.output.split())
+
+
+def test_eval_on_another_dataset_names_the_input_mismatch(tmp_path):
+    assert train(tmp_path, "mlp", "--run-name", "m", "--epochs", "1").exit_code == 0
+    result = runner.invoke(app, ["eval", str(tmp_path / "m"), "--data", "moons"])
+    assert result.exit_code == 2
+    assert "the model was trained on" in " ".join(result.output.split())

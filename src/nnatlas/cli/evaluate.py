@@ -59,19 +59,22 @@ def split_for_run(
     name = data or extra["dataset"]
     if split not in ("train", "val", "test"):
         raise UsageError(f"--split {split!r}: choose train, val or test")
-    if name != extra["dataset"] and split == "test":
-        # Another dataset's official test set (e.g. MNIST's, whose train images may be absent).
+    try:
+        splits = load_data(name, seed=seed, val_fraction=extra.get("val_fraction", 0.1))
+        part, num_classes = getattr(splits, split), len(splits.classes)
+    except UsageError:
+        if name == extra["dataset"] or split != "test":
+            raise
+        # Another dataset whose training part may be absent (e.g. MNIST's test set alone):
+        # its official test split is enough to evaluate on.
         from nnatlas.data import DataNotFoundError, DatasetError, get_spec, load_image_split
 
         try:
             part = load_image_split(name, "test")
-            classes = get_spec(name).classes if hasattr(get_spec(name), "classes") else None
+            classes = getattr(get_spec(name), "classes", None)
         except (DatasetError, DataNotFoundError, KeyError) as err:
             raise UsageError(str(err).strip("'\"")) from err
         num_classes = len(classes) if classes else int(part.y.max()) + 1
-    else:
-        splits = load_data(name, seed=seed, val_fraction=extra.get("val_fraction", 0.1))
-        part, num_classes = getattr(splits, split), len(splits.classes)
     if list(part.x.shape[1:]) != list(extra["input_shape"]):
         raise UsageError(
             f"dataset {name!r} has inputs {tuple(part.x.shape[1:])}; the model was trained on "

@@ -126,10 +126,12 @@ def train(
     """
     from rich.console import Console
 
-    from nnatlas.train import NonFiniteLossError, summary_table
+    from nnatlas.train import CheckpointError, NonFiniteLossError, summary_table
 
     engine = options.pop("engine")
     with exit_on_usage_error():
+        if not 0.0 <= val_fraction < 1.0:
+            raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
         if resume:
             if run_name is None:
                 raise UsageError("--resume needs --run-name of the run to continue")
@@ -149,6 +151,8 @@ def train(
         except NonFiniteLossError as err:
             print_error("training stopped", err)
             raise typer.Exit(1) from None
+        except CheckpointError as err:  # --resume with a checkpoint of another model or run
+            raise UsageError(str(err)) from err
     if trainer.stop_reason and not config.quiet:
         print(trainer.stop_reason)
     Console().print(summary_table(trainer.history, test))
