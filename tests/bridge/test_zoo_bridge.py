@@ -23,7 +23,10 @@ CASES = [
     ("lenet5", {}, (2, 1, 28, 28)),
     ("lenet5_1998", {"input_size": 32, "in_chans": 3}, (2, 3, 32, 32)),
     ("lstm_lm", {"vocab_size": 20, "embed_dim": 8, "hidden_size": 12, "num_layers": 2}, (2, 9)),
+    ("gru_lm", {"vocab_size": 20, "embed_dim": 8, "hidden_size": 12, "num_layers": 2}, (2, 9)),
+    ("rnn_lm", {"vocab_size": 20, "embed_dim": 8, "hidden_size": 12, "num_layers": 1}, (2, 9)),
 ]
+LANGUAGE_MODELS = ("lstm_lm", "gru_lm", "rnn_lm")
 IDS = [f"{name}-{'-'.join(map(str, kw.values())) or 'default'}" for name, kw, _ in CASES]
 
 
@@ -50,7 +53,7 @@ def test_torch_to_scratch_equal_outputs_and_gradients(name, kwargs, shape) -> No
     twin = scratch_twin(model)
     assert not twin.training and twin.dtype == np.float64
     gen = torch.Generator().manual_seed(1)
-    if name == "lstm_lm":
+    if name in LANGUAGE_MODELS:
         x = torch.randint(0, kwargs["vocab_size"], shape, generator=gen)
     else:
         x = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -58,8 +61,11 @@ def test_torch_to_scratch_equal_outputs_and_gradients(name, kwargs, shape) -> No
     logits = out[0] if isinstance(out, tuple) else out
     twin_out = twin(x.numpy())
     np.testing.assert_allclose(_logits(twin_out), logits.detach().numpy(), rtol=0, atol=1e-10)
-    if name == "lstm_lm":  # the carried state is equal too
-        for ours, theirs in zip(twin_out[1], out[1], strict=True):
+    if name in LANGUAGE_MODELS:  # the carried state is equal too (LSTM: h and c)
+        pairs = (
+            zip(twin_out[1], out[1], strict=True) if name == "lstm_lm" else [(twin_out[1], out[1])]
+        )
+        for ours, theirs in pairs:
             np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-10)
     # Gradients of every parameter under a random upstream gradient.
     grad_out = torch.randn(logits.shape, generator=torch.Generator().manual_seed(2)).double()
@@ -113,7 +119,5 @@ def test_mode_and_tied_weights_carry_over() -> None:
 def test_models_without_twin_are_named() -> None:
     with pytest.raises(TypeError, match="no scratch twin for CifarResNet; supported: MLP"):
         scratch_twin(create_model("resnet20"))
-    with pytest.raises(TypeError, match="RecurrentLM with cell='gru'"):
-        scratch_twin(create_model("gru_lm"))
     with pytest.raises(TypeError, match="scratch models hold float32 or float64"):
         scratch_twin(create_model("mlp").half())

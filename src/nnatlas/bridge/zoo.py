@@ -10,12 +10,13 @@ zoo (``nnatlas.models``)               scratch (``nnatlas.scratch.models``)
 =====================================  ==========================================
 ``MLP`` (``mlp``)                      ``mlp.MLP``
 ``LeNet5`` (``lenet5``, both variants) ``lenet.LeNet5``
-``RecurrentLM`` with ``cell="lstm"``   ``char_lstm.CharLSTM``
-(``lstm_lm``)
+``RecurrentLM`` (``lstm_lm``)          ``char_lstm.CharLSTM``
+``RecurrentLM`` (``gru_lm``,           ``char_lstm.CharRNN`` with the same ``cell``
+``rnn_lm``)
 =====================================  ==========================================
 
-The scratch CharLSTM has no dropout and no weight tying: a tied ``lstm_lm`` becomes an untied twin
-with two equal matrices (same outputs, they drift apart if trained).
+The scratch language models have no dropout and no weight tying: a tied ``lstm_lm`` becomes an
+untied twin with two equal matrices (same outputs, they drift apart if trained).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from nnatlas.bridge.transfer import scratch_to_torch, torch_to_scratch
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5 as TorchLeNet5
 from nnatlas.models.mlp import MLP as TorchMLP
-from nnatlas.scratch.models.char_lstm import CharLSTM
+from nnatlas.scratch.models.char_lstm import CharLSTM, CharRNN
 from nnatlas.scratch.models.lenet import LeNet5 as ScratchLeNet5
 from nnatlas.scratch.models.mlp import MLP as ScratchMLP
 from nnatlas.scratch.module import Module
 
 _TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-SUPPORTED = "MLP (mlp), LeNet5 (lenet5, lenet5_1998) and RecurrentLM with cell='lstm' (lstm_lm)"
+SUPPORTED = "MLP (mlp), LeNet5 (lenet5, lenet5_1998) and RecurrentLM (lstm_lm, gru_lm, rnn_lm)"
 
 
 def _numpy_dtype(model: torch.nn.Module) -> type[np.floating]:
@@ -78,21 +79,14 @@ def scratch_twin(model: torch.nn.Module) -> Module:
             dtype=dtype,
             rng=_rng(),
         )
-    elif isinstance(model, RecurrentLM) and model.cell == "lstm":
-        twin = CharLSTM(
-            model.vocab_size,
-            model.embedding.embedding_dim,
-            model.rnn.hidden_size,
-            model.rnn.num_layers,
-            dtype=dtype,
-            rng=_rng(),
-        )
+    elif isinstance(model, RecurrentLM):
+        size = (model.vocab_size, model.embedding.embedding_dim, model.rnn.hidden_size)
+        if model.cell == "lstm":
+            twin = CharLSTM(*size, model.rnn.num_layers, dtype=dtype, rng=_rng())
+        else:
+            twin = CharRNN(*size, model.rnn.num_layers, model.cell, dtype=dtype, rng=_rng())
     else:
-        raise TypeError(
-            f"no scratch twin for {type(model).__name__}"
-            + (f" with cell={model.cell!r}" if isinstance(model, RecurrentLM) else "")
-            + f"; supported: {SUPPORTED}"
-        )
+        raise TypeError(f"no scratch twin for {type(model).__name__}; supported: {SUPPORTED}")
     torch_to_scratch(model, twin)
     twin.train(model.training)
     return twin
@@ -111,10 +105,10 @@ def torch_twin(model: Module) -> torch.nn.Module:
         twin = TorchMLP(*_mlp_args(model))
     elif isinstance(model, ScratchLeNet5):
         twin = TorchLeNet5(model.num_classes, model.in_chans, model.input_size, model.variant)
-    elif isinstance(model, CharLSTM):
+    elif isinstance(model, CharRNN):  # CharLSTM included
         embed_dim = model.embedding.weight.shape[1]
         twin = RecurrentLM(
-            model.vocab_size, embed_dim, model.hidden_size, model.num_layers, cell="lstm"
+            model.vocab_size, embed_dim, model.hidden_size, model.num_layers, cell=model.cell
         )
     else:
         raise TypeError(f"no zoo twin for scratch {type(model).__name__}; supported: {SUPPORTED}")

@@ -1,4 +1,5 @@
-"""Character-level LSTM language model in NumPy: the scratch twin of the zoo's ``lstm_lm``.
+"""Character-level recurrent language models in NumPy: the scratch twins of the zoo's
+``lstm_lm`` (:class:`CharLSTM`), ``gru_lm`` and ``rnn_lm`` (:class:`CharRNN` with ``cell=``).
 
 The module tree is the one in LAYOUTS.md (``embedding``, ``rnn``, ``head``), so ``state_dict()``
 keys equal the PyTorch model's and weights move between the engines unchanged.
@@ -12,27 +13,31 @@ from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.module import Module, ShapeError
-from nnatlas.scratch.recurrent import LSTM
+from nnatlas.scratch.recurrent import GRU, LSTM, RNN
 
 LSTMState = tuple[np.ndarray, np.ndarray]
+State = np.ndarray | LSTMState  # (L, N, H) for RNN/GRU, (h, c) for LSTM
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
-class CharLSTM(Module):
-    """Embedding -> multi-layer LSTM (batch_first) -> Linear to next-token logits.
+class CharRNN(Module):
+    """Embedding -> multi-layer RNN, GRU or LSTM (batch_first) -> Linear to next-token logits.
 
     Args:
         vocab_size: V, number of distinct tokens (65 characters for Tiny Shakespeare).
         embed_dim: E, size of each token vector.
         hidden_size: H, LSTM state size.
-        num_layers: stacked LSTM layers.
+        num_layers: stacked recurrent layers.
+        cell: "lstm", "gru" or "rnn" (tanh), as the zoo's ``make_rnn``.
         dtype: float32 (default) or float64.
         rng: generator for every initial weight (torch's inits: N(0, 1) for the embedding,
             U(-1/sqrt(H), 1/sqrt(H)) for the LSTM, U(-1/sqrt(H), 1/sqrt(H)) for the head).
 
     Shape:
-        x: (N, T) int token ids, state: ((L, N, H), (L, N, H)) or None
-        -> logits (N, T, V), state (h_n, c_n). ``backward(grad_logits (N, T, V))`` accumulates
-        every parameter gradient; ids have no gradient, so it returns None.
+        x: (N, T) int token ids, state: (L, N, H) (LSTM: a pair of them) or None
+        -> logits (N, T, V), state h_n (LSTM: (h_n, c_n)).
+        ``backward(grad_logits (N, T, V))`` accumulates every parameter gradient; ids have no
+        gradient, so it returns None.
         Keys: ``embedding.weight``, ``rnn.weight_ih_l0`` ..., ``head.weight``, ``head.bias``.
     """
 
@@ -42,20 +47,26 @@ class CharLSTM(Module):
         embed_dim: int,
         hidden_size: int,
         num_layers: int = 1,
+        cell: str = "lstm",
         dtype: type[np.floating] = np.float32,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        if cell not in CELLS:
+            raise ValueError(
+                f"{type(self).__name__}: cell must be one of {list(CELLS)}, got {cell!r}"
+            )
         rng = rng if rng is not None else default_generator()
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
+        self.cell = cell
         self.embedding = Embedding(vocab_size, embed_dim, dtype=dtype, rng=rng)
-        self.rnn = LSTM(embed_dim, hidden_size, num_layers, batch_first=True, dtype=dtype, rng=rng)
+        self.rnn = CELLS[cell](
+            embed_dim, hidden_size, num_layers, batch_first=True, dtype=dtype, rng=rng
+        )
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self._name_children()
 
-    def forward(
-        self, x: np.ndarray, state: LSTMState | None = None
-    ) -> tuple[np.ndarray, LSTMState]:
+    def forward(self, x: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
         x = np.asarray(x)
         if x.ndim != 2:
             raise ShapeError(
@@ -119,5 +130,20 @@ class CharLSTM(Module):
     def extra_repr(self) -> str:
         return (
             f"vocab_size={self.vocab_size}, hidden_size={self.hidden_size}, "
-            f"num_layers={self.num_layers}"
+            f"num_layers={self.num_layers}, cell={self.cell!r}"
         )
+
+
+class CharLSTM(CharRNN):
+    """:class:`CharRNN` with LSTM cells: the scratch twin of the zoo's ``lstm_lm``."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        dtype: type[np.floating] = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, "lstm", dtype, rng)
