@@ -3,7 +3,8 @@
 INPUT is an image file (PNG, JPEG ...: converted to the run's channels and size, scaled to
 [0, 1] and normalized as in training), a sentence for a text classifier (tokenized with the
 run's vocabulary), or ``SPLIT:INDEX`` (e.g. ``test:0``) for an example of the run's own
-dataset, which also shows the true label.
+dataset, which also shows the true label. For a language model (a run on tinyshakespeare or
+text:PATH) INPUT is a prompt and the command prints a sampled continuation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,30 @@ from nnatlas.cli import app
 from nnatlas.cli.errors import UsageError, exit_on_usage_error
 from nnatlas.cli.evaluate import load_run, split_for_run
 from nnatlas.cli.prepare import load_data, normalizer
+
+
+def generate_text(trainer: Any, classes: list[str], prompt: str, length: int, seed: int) -> str:
+    """Sample ``length`` characters after ``prompt`` from a character language model run.
+
+    ``classes`` is the run's vocabulary (index -> token, the 4 reserved tokens first); characters
+    the model never saw map to ``<unk>``.
+    """
+    import numpy as np
+    import torch
+
+    if not prompt:
+        raise UsageError("the prompt is empty: give at least one character, e.g. 'ROMEO:'")
+    index = {token: i for i, token in enumerate(classes)}
+    ids = [index.get(ch, index.get("<unk>", 1)) for ch in prompt]
+    model = trainer.model
+    if isinstance(model, torch.nn.Module):
+        generator = torch.Generator().manual_seed(seed)
+        out = model.generate(torch.tensor(ids), length, temperature=0.8, generator=generator)
+        out = out.tolist()
+    else:  # the NumPy CharLSTM
+        out = model.generate(ids, length, temperature=0.8, rng=np.random.default_rng(seed)).tolist()
+    specials = {"<pad>", "<unk>", "<bos>", "<eos>"}
+    return "".join(classes[i] for i in out if classes[i] not in specials)
 
 
 def read_image(path: Path, shape: list[int], invert: bool = False) -> Any:
@@ -46,8 +71,11 @@ def predict(
     input: str = typer.Argument(..., help="an image file, a text (text runs), or SPLIT:INDEX"),  # noqa: B008
     top: int = typer.Option(3, help="how many classes to show"),  # noqa: B008
     invert: bool = typer.Option(False, help="invert the image (dark strokes on light paper)"),  # noqa: B008
+    length: int = typer.Option(300, help="language models: characters to sample"),  # noqa: B008
+    seed: int = typer.Option(0, help="language models: seed of the sampling"),  # noqa: B008
 ) -> None:
-    """Predict the class of one image (or text, for a text classifier) with a trained model."""
+    """Predict the class of one image (or text, for a text classifier) with a trained model;
+    for a language model, continue the text INPUT."""
     import torch
     from rich.console import Console
     from rich.table import Table
@@ -55,6 +83,9 @@ def predict(
     with exit_on_usage_error():
         trainer, ckpt, file = load_run(run, device="cpu")
         extra = ckpt["extra"]
+        if extra.get("language_model"):
+            print(generate_text(trainer, extra["classes"], input, length, seed))
+            return
         label = None
         if ":" in input and input.split(":", 1)[0] in ("train", "val", "test"):
             split, index = input.split(":", 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnatlas.cli.errors import UsageError
-from nnatlas.cli.presets import TEXT_MAX_LEN
+from nnatlas.cli.presets import LM_SEQ_LEN, TEXT_MAX_LEN
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -56,12 +56,15 @@ def load_data(data: str, seed: int = 0, val_fraction: float = 0.1, root: str | N
             return load_tabular_dataset(data, seed=seed)
         if spec.kind == "text" and (data in TEXT_MAX_LEN or data.startswith("csv:")):
             return load_text_splits(data, root, val_fraction, seed)
+        if spec.kind == "text" and (data == "tinyshakespeare" or data.startswith("text:")):
+            return load_corpus_splits(data, root, val_fraction)
     except (DatasetError, DataNotFoundError) as err:  # the message lists the sources tried
         raise UsageError(str(err)) from err
     trainable = list_datasets("image") + list_datasets("tabular") + [*TEXT_MAX_LEN, "csv:PATH"]
+    trainable += ["tinyshakespeare", "text:PATH"]
     raise UsageError(
-        f"dataset {data!r} is a {spec.kind} dataset; `nnatlas train` handles image, tabular and "
-        f"text classification: {', '.join(trainable)}"
+        f"dataset {data!r} is a {spec.kind} dataset; `nnatlas train` handles image, tabular, "
+        f"text classification and character language modelling: {', '.join(trainable)}"
     )
 
 
@@ -92,6 +95,25 @@ def load_text_splits(data: str, root: str | None, val_fraction: float, seed: int
 
     parts = (split(encoded.train), split(encoded.val), split(encoded.test))
     return TextSplits(*parts, list(encoded.classes), encoded)
+
+
+def load_corpus_splits(data: str, root: str | None, val_fraction: float) -> TextSplits:
+    """A character corpus as next-character windows: x, y (M, LM_SEQ_LEN) with y = x shifted.
+
+    The corpus's contiguous tail (``val_fraction``, at least 2%) is held out and halved into
+    validation and test, so no test character was seen in training. The "classes" are the
+    vocabulary's tokens: a language model classifies the next character.
+    """
+    from nnatlas.data import lm_windows, load_lm_corpus
+    from nnatlas.data.images import Split
+
+    corpus = load_lm_corpus(data, root=root, val_fraction=max(val_fraction, 0.02))
+    half = corpus.val.numel() // 2
+    parts = [
+        lm_windows(ids, LM_SEQ_LEN) for ids in (corpus.train, corpus.val[:half], corpus.val[half:])
+    ]
+    splits = [Split(x, y) for x, y in parts]
+    return TextSplits(*splits, list(corpus.vocab.itos), corpus)
 
 
 def normalizer(mean: list[float] | None, std: list[float] | None) -> Callable[[Any], Any]:
@@ -136,6 +158,7 @@ def prepare(splits: Any, data: str, augment: str) -> Prepared:
     if isinstance(splits, TextSplits):
         info["vocab_size"] = len(splits.encoded.vocab)
         info["pad_id"] = splits.encoded.vocab.pad_id
+        info["language_model"] = splits.train.y.dim() == 2  # next-token targets (N, T)
     val = (normalize(splits.val.x), splits.val.y) if len(splits.val) else None
     test = (normalize(splits.test.x), splits.test.y)
     if augment == "none":
@@ -155,6 +178,13 @@ def prepare(splits: Any, data: str, augment: str) -> Prepared:
 def model_kwargs_for(name: str, info: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments that fit the model to the data: classes, channels, image size."""
     shape = info["input_shape"]
+    if info.get("language_model"):  # predicts the next token: vocabulary in, vocabulary out
+        if not name.endswith("_lm"):
+            raise UsageError(
+                f"{info['dataset']} is a corpus for language models (lstm_lm, gru_lm, rnn_lm); "
+                f"{name!r} is not one"
+            )
+        return {"vocab_size": info["vocab_size"]}
     kwargs: dict[str, Any] = {"num_classes": len(info["classes"])}
     if len(shape) == 3:
         kwargs["in_chans"] = shape[0]
@@ -172,6 +202,7 @@ def model_kwargs_for(name: str, info: dict[str, Any]) -> dict[str, Any]:
 SCRATCH_MODELS = {
     "mlp": "nnatlas.scratch.models.mlp:MLP",
     "lenet5": "nnatlas.scratch.models.lenet:LeNet5",
+    "lstm_lm": "nnatlas.scratch.models.char_lstm:CharLSTM",
 }
 
 
@@ -205,6 +236,8 @@ def build_model(name: str, engine: str, kwargs: dict[str, Any], seed: int = 0) -
         shape_features = kwargs.pop("in_features", None)
         in_chans, size = kwargs.pop("in_chans", 1), kwargs.pop("input_size", None)
         kwargs["in_features"] = shape_features or in_chans * size * size
+    if name == "lstm_lm":  # the zoo's defaults, which the scratch CharLSTM does not assume
+        kwargs = {"embed_dim": 128, "hidden_size": 256, "num_layers": 2, **kwargs}
     try:
         return cls(**kwargs, rng=np.random.default_rng(seed))
     except (TypeError, ValueError) as err:

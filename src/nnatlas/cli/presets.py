@@ -59,6 +59,15 @@ PRESETS: dict[str, Preset] = {
     "sst2": Preset("lstm_classifier", config=dict(epochs=2, batch_size=64, lr=2e-3, grad_clip=1.0)),
     "imdb": Preset("lstm_classifier", config=dict(epochs=3, batch_size=64, lr=2e-3, grad_clip=1.0)),
     "mr": Preset("lstm_classifier", config=dict(epochs=4, batch_size=64, lr=2e-3, grad_clip=1.0)),
+    # Character language models: windows of LM_SEQ_LEN characters, next-character targets.
+    "tinyshakespeare": Preset(
+        "lstm_lm",
+        config=dict(epochs=1, batch_size=64, lr=3e-3, grad_clip=1.0, metrics="accuracy,perplexity"),
+    ),
+    "text": Preset(
+        "lstm_lm",
+        config=dict(epochs=3, batch_size=64, lr=3e-3, grad_clip=1.0, metrics="accuracy,perplexity"),
+    ),
     "moons": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
     "circles": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
     "spirals": Preset("mlp", config=dict(epochs=150, batch_size=32, lr=1e-2)),
@@ -68,6 +77,8 @@ PRESETS: dict[str, Preset] = {
 GENERIC = Preset("lenet5", config=dict(epochs=10, batch_size=64, lr=1e-3, scheduler="cosine"))
 # Tokens kept per text (pre-padded): the text datasets `nnatlas train` can classify.
 TEXT_MAX_LEN = {"sst2": 48, "mr": 64, "imdb": 256}
+# Characters per training window of the corpora (tinyshakespeare, text:PATH) for language models.
+LM_SEQ_LEN = 128
 
 
 def preset_for(data: str) -> Preset:
