@@ -64,7 +64,7 @@ def demo(
         table.add_row(engine, str(epochs), f"{accuracy:.4f}", f"{seconds:.1f} s")
     console.print(table)
     console.print(
-        "Each engine draws its initial weights from its own generator, so the two runs differ\n"
+        "Each engine draws its initial weights from its own generator, so the two runs differ "
         "slightly; `nnatlas check models` shows that from the same weights they agree to 1e-10."
     )
     for engine, *_, run_dir in rows:
