@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -350,6 +351,12 @@ class Trainer:
         if self.config.channels_last:
             self.model.to(memory_format=torch.channels_last)
         amp = self.config.amp if device.type == "cuda" else "off"  # autocast on CPU is slower
+        if self.config.amp != "off" and amp == "off":
+            warnings.warn(
+                f"amp={self.config.amp!r} applies on CUDA only; training on {device.type} in "
+                "float32",
+                stacklevel=2,
+            )
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         # fp16 gradients underflow; GradScaler multiplies the loss first (bf16 needs no scaling).
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
