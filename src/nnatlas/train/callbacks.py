@@ -147,6 +147,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
 
     matplotlib.use("Agg")  # no display needed; must precede pyplot's import
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     panels = [name for name in ("loss", "accuracy") if f"train_{name}" in history[0]]
@@ -157,6 +158,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
             if key in history[0]:
                 ax.plot(epochs, [row[key] for row in history], style, label=phase, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(name)
         ax.set_title(f"{name}: train vs validation")
         ax.grid(alpha=0.3)
