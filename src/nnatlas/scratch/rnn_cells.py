@@ -67,9 +67,8 @@ class _Cell(Module):
             )
         rng = rng if rng is not None else default_generator()
         rows = len(self.gate_names) * hidden_size
-        bound = 1.0 / math.sqrt(
-            hidden_size
-        )  # torch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        # torch's init: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        bound = 1.0 / math.sqrt(hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.weight_ih = Parameter(rng.uniform(-bound, bound, (rows, input_size)).astype(dtype))
         self.weight_hh = Parameter(rng.uniform(-bound, bound, (rows, hidden_size)).astype(dtype))
