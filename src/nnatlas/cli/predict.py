@@ -4,7 +4,9 @@ INPUT is an image file (PNG, JPEG ...: converted to the run's channels and size,
 [0, 1] and normalized as in training), a sentence for a text classifier (tokenized with the
 run's vocabulary), or ``SPLIT:INDEX`` (e.g. ``test:0``) for an example of the run's own
 dataset, which also shows the true label. For a language model (a run on tinyshakespeare or
-text:PATH) INPUT is a prompt and the command prints a sampled continuation.
+text:PATH) INPUT is a prompt and the command prints a sampled continuation; for an
+encoder-decoder (a run on dates, multi30k or pairs:PATH) INPUT is a source sentence (or
+SPLIT:INDEX) and the command prints its greedy translation.
 """
 
 from __future__ import annotations
@@ -44,6 +46,29 @@ def generate_text(trainer: Any, classes: list[str], prompt: str, length: int, se
     return "".join(classes[i] for i in out if classes[i] not in specials)
 
 
+def translate_input(trainer: Any, extra: dict[str, Any], text: str) -> str:
+    """The greedy translation of ``text`` (or of the source of ``SPLIT:INDEX``, followed by
+    its reference) by a sentence-pair run; the vocabularies are rebuilt from the dataset."""
+    from nnatlas.cli.pairs import translate
+
+    splits = load_data(extra["dataset"], seed=trainer.config.seed,
+                       val_fraction=extra.get("val_fraction", 0.1))  # fmt: skip
+    reference = None
+    if ":" in text and text.split(":", 1)[0] in ("train", "val", "test"):
+        split, index = text.split(":", 1)
+        part = getattr(splits.encoded, split)
+        if not index.isdigit() or int(index) >= len(part):
+            raise UsageError(f"{text}: index must be in [0, {len(part) - 1}]")
+        (text, reference), target = part.pairs[int(index)], part.tgt[int(index)]
+    max_len = extra["input_shape"][0] - extra["src_len"] + 10  # the longest target, and some
+    output = translate(trainer.model, splits.encoded, text, max_len)
+    if reference is None:
+        return output
+    # Compared as tokenized (word-level runs lower-case and split off punctuation).
+    verdict = "correct" if output == splits.encoded.decode_target(target) else "wrong"
+    return f"{text}\n{output}\nreference: {reference} ({verdict})"
+
+
 def read_image(path: Path, shape: list[int], invert: bool = False) -> Any:
     """An image file as a (1, C, H, W) float tensor in [0, 1] of the run's input shape."""
     import numpy as np
@@ -75,7 +100,7 @@ def predict(
     seed: int = typer.Option(0, help="language models: seed of the sampling"),  # noqa: B008
 ) -> None:
     """Predict the class of one image (or text, for a text classifier) with a trained model;
-    for a language model, continue the text INPUT."""
+    for a language model, continue the text INPUT; for a sentence-pair run, translate it."""
     import torch
     from rich.console import Console
     from rich.table import Table
@@ -85,6 +110,9 @@ def predict(
         extra = ckpt["extra"]
         if extra.get("language_model"):
             print(generate_text(trainer, extra["classes"], input, length, seed))
+            return
+        if extra.get("seq2seq"):
+            print(translate_input(trainer, extra, input))
             return
         label = None
         if ":" in input and input.split(":", 1)[0] in ("train", "val", "test"):

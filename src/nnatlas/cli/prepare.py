@@ -1,8 +1,8 @@
 """Data and models for a run of ``nnatlas train``, rebuilt the same way by ``eval``/``predict``.
 
-- :func:`load_data` loads a catalog dataset's splits (images, tabular points, or texts as
-  fixed-length token tensors); :func:`prepare` normalizes them once in memory and records in
-  ``info`` what a checkpoint needs to redo the preprocessing (classes, mean, std, shape ...).
+- :func:`load_data` loads a catalog dataset's splits (images, tabular points, texts or sentence
+  pairs as fixed-length token tensors); :func:`prepare` normalizes them once in memory and
+  records in ``info`` what a checkpoint needs to redo the preprocessing (classes, mean, std ...).
 - :func:`model_kwargs_for` fits a model's constructor arguments to the data, and
   :func:`build_model` creates the zoo model (torch) or its NumPy twin (scratch), seeded.
 """
@@ -58,13 +58,18 @@ def load_data(data: str, seed: int = 0, val_fraction: float = 0.1, root: str | N
             return load_text_splits(data, root, val_fraction, seed)
         if spec.kind == "text" and (data == "tinyshakespeare" or data.startswith("text:")):
             return load_corpus_splits(data, root, val_fraction)
+        if spec.kind == "pairs":  # dates, multi30k, pairs:PATH: a seq2seq model translates
+            from nnatlas.cli.pairs import load_pair_splits
+
+            return load_pair_splits(data, root, val_fraction, seed)
     except (DatasetError, DataNotFoundError) as err:  # the message lists the sources tried
         raise UsageError(str(err)) from err
     trainable = list_datasets("image") + list_datasets("tabular") + [*TEXT_MAX_LEN, "csv:PATH"]
-    trainable += ["tinyshakespeare", "text:PATH"]
+    trainable += ["tinyshakespeare", "text:PATH", "dates", "multi30k", "pairs:PATH"]
     raise UsageError(
         f"dataset {data!r} is a {spec.kind} dataset; `nnatlas train` handles image, tabular, "
-        f"text classification and character language modelling: {', '.join(trainable)}"
+        "text classification, character language modelling and sentence pairs: "
+        f"{', '.join(trainable)}"
     )
 
 
@@ -159,6 +164,10 @@ def prepare(splits: Any, data: str, augment: str) -> Prepared:
         info["vocab_size"] = len(splits.encoded.vocab)
         info["pad_id"] = splits.encoded.vocab.pad_id
         info["language_model"] = splits.train.y.dim() == 2  # next-token targets (N, T)
+    if hasattr(splits, "src_len"):  # sentence pairs: x = [src | tgt_in], see cli/pairs.py
+        info["seq2seq"] = True
+        info["src_len"] = splits.src_len
+        info["src_vocab_size"] = len(splits.encoded.src_vocab)
     val = (normalize(splits.val.x), splits.val.y) if len(splits.val) else None
     test = (normalize(splits.test.x), splits.test.y)
     if augment == "none":
@@ -178,6 +187,14 @@ def prepare(splits: Any, data: str, augment: str) -> Prepared:
 def model_kwargs_for(name: str, info: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments that fit the model to the data: classes, channels, image size."""
     shape = info["input_shape"]
+    if info.get("seq2seq"):  # sentence pairs: an encoder-decoder, wrapped by build_model
+        if _model_kind(name) != "seq2seq":
+            raise UsageError(
+                f"{info['dataset']} holds sentence pairs for encoder-decoder models (seq2seq); "
+                f"{name!r} is not one"
+            )
+        vocab = {"src_vocab_size": info["src_vocab_size"], "tgt_vocab_size": len(info["classes"])}
+        return {**vocab, "src_len": info["src_len"]}
     if info.get("language_model"):  # predicts the next token: vocabulary in, vocabulary out
         if not name.endswith("_lm"):
             raise UsageError(
@@ -197,6 +214,13 @@ def model_kwargs_for(name: str, info: dict[str, Any]) -> dict[str, Any]:
     elif len(shape) == 1 and name.startswith("mlp"):
         kwargs["in_features"] = shape[0]
     return kwargs
+
+
+def _model_kind(name: str) -> str:
+    """The zoo's ``kind`` of a model (``"image"``, ``"tokens"``, ``"seq2seq"``); "" if unknown."""
+    import nnatlas.models as zoo
+
+    return zoo.get_model_entry(name).kind if name in zoo.list_models() else ""
 
 
 SCRATCH_MODELS = {
@@ -219,6 +243,12 @@ def build_model(name: str, engine: str, kwargs: dict[str, Any], seed: int = 0) -
                 f"unknown model {name!r}; valid models: {', '.join(zoo.list_models())}"
             )
         try:
+            if _model_kind(name) == "seq2seq" and "src_len" in kwargs:  # trained on pairs
+                from nnatlas.cli.pairs import TeacherForced
+
+                kwargs = dict(kwargs)
+                src_len = kwargs.pop("src_len")
+                return TeacherForced(zoo.create_model(name, **kwargs), src_len)
             return zoo.create_model(name, **kwargs)
         except (TypeError, ValueError) as err:
             raise UsageError(f"model {name!r} does not fit this data: {err}") from err

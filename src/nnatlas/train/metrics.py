@@ -6,7 +6,9 @@ the batches of an epoch: it keeps counts (correct predictions, a confusion matri
 logits, so memory stays constant however long the epoch.
 
 Sequence outputs are flattened: logits (N, T, V) with targets (N, T) count as N*T predictions,
-which is how a language model's accuracy and perplexity are defined.
+which is how a language model's accuracy and perplexity are defined. Targets equal to
+:data:`IGNORE_INDEX` (padding of variable-length targets) are skipped, as
+``torch.nn.CrossEntropyLoss`` skips them by default.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+IGNORE_INDEX = -100  # the default ignore_index of torch.nn.CrossEntropyLoss: not a prediction
 
 
 def _as_numpy(array: Any) -> np.ndarray:
@@ -27,13 +31,15 @@ def _as_numpy(array: Any) -> np.ndarray:
 
 
 def flatten_predictions(logits: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten to ``(M, C)`` logits and ``(M,)`` targets.
+    """Flatten to ``(M, C)`` logits and ``(M,)`` targets, leaving out :data:`IGNORE_INDEX` rows.
 
     Shape:
         logits: (N, C) or (N, T, C); targets: (N,) or (N, T) -> (M, C), (M,)
     """
     logits, targets = _as_numpy(logits), _as_numpy(targets)
-    return logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    keep = targets != IGNORE_INDEX
+    return (logits, targets) if keep.all() else (logits[keep], targets[keep])
 
 
 def accuracy(logits: Any, targets: Any) -> float:
@@ -101,7 +107,8 @@ class MetricAccumulator:
         self.num_classes = 0
 
     def update(self, loss: float, logits: Any, targets: Any) -> None:
-        """Add one batch. ``loss`` is the batch's mean loss (as returned by the criterion)."""
+        """Add one batch. ``loss`` is the batch's mean loss over its non-ignored targets (as
+        returned by the criterion)."""
         logits, targets = flatten_predictions(logits, targets)
         m = targets.shape[0]
         self.loss_sum += float(loss) * m
