@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from image_writers import write_mnist_like
 from typer.testing import CliRunner
 
+from image_writers import write_mnist_like
 from nnatlas.cli import app
 from nnatlas.data import DataNotFoundError, DatasetError, fetch, get_spec, list_datasets
 from nnatlas.data.catalog import DatasetSpec, cache_source, register_dataset, url_source

@@ -10,8 +10,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from image_writers import write_mnist_like
 
+from image_writers import write_mnist_like
 from nnatlas.data import DataNotFoundError, DatasetError, fetch
 from nnatlas.data.catalog import DatasetSpec, RemoteFile, cache_source, url_source
 from nnatlas.data.download import ChecksumError, DownloadError, download_url, safe_extract

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from image_writers import (
     write_cifar10,
     write_idx,
@@ -14,9 +15,8 @@ from image_writers import (
     write_mnist_like,
     write_opencv_sheet,
 )
-
 from nnatlas.data import DataNotFoundError, DatasetError, load_image_dataset, load_image_split
-from nnatlas.data.formats import read_idx
+from nnatlas.data.images.readers import read_idx
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from image_writers import write_mnist_like
 
+from image_writers import write_mnist_like
 from nnatlas.data import DatasetError, load_image_dataset
-from nnatlas.data.image_pipeline import (
+from nnatlas.data.images.augment import (
     PRESETS,
     BatchAugment,
     BatchResize,
@@ -17,8 +17,8 @@ from nnatlas.data.image_pipeline import (
     to_grayscale,
     to_rgb,
 )
-from nnatlas.data.images import stratified_split
-from nnatlas.data.synthetic import load_tabular_dataset
+from nnatlas.data.images.splits import stratified_split
+from nnatlas.data.tabular import load_tabular_dataset
 
 
 @pytest.fixture

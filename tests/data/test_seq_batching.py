@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnatlas.data.sequence import (
+from nnatlas.data.text.batching import (
     BucketBatchSampler,
     batchify,
     collate_padded,

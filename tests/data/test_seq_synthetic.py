@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from nnatlas.data.catalog import load
-from nnatlas.data.synthetic_seq import DATE_FORMATS, adding_problem, copy_task, date_pairs
-from nnatlas.data.translation import load_translation_pairs
+from nnatlas.data.text.synthetic import DATE_FORMATS, adding_problem, copy_task, date_pairs
+from nnatlas.data.text.translation import load_translation_pairs
 
 
 def test_adding_problem_targets_are_the_marked_sums() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from nnatlas.data.catalog import DataNotFoundError, DatasetError, get_spec, list_datasets, load
-from nnatlas.data.text import RawTextClassification
-from nnatlas.data.text_pipeline import load_text_classification, load_text_corpus
-from nnatlas.data.translation import load_translation_pairs
+from nnatlas.data.text.pipeline import load_text_classification, load_text_corpus
+from nnatlas.data.text.readers import RawTextClassification
+from nnatlas.data.text.translation import load_translation_pairs
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnatlas.data.sequence import lm_stream_batches, lm_windows
-from nnatlas.data.text_pipeline import (
+from nnatlas.data.text.batching import lm_stream_batches, lm_windows
+from nnatlas.data.text.pipeline import (
     load_lm_corpus,
     load_text_classification,
     load_text_corpus,
     split_corpus,
 )
-from nnatlas.data.translation import encode_pairs, load_translation_pairs
-from nnatlas.data.vocab import BOS_ID, EOS_ID, UNK_ID, Vocab
+from nnatlas.data.text.translation import encode_pairs, load_translation_pairs
+from nnatlas.data.text.vocab import BOS_ID, EOS_ID, UNK_ID, Vocab
 
 POS = ["a wonderful , moving film", "great acting and a great story", "wonderful !", "loved it"]
 NEG = ["a dull , boring film", "terrible acting", "boring !", "hated it , truly awful"]

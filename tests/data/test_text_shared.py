@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nnatlas.data.catalog import DataNotFoundError, load
-from nnatlas.data.text_pipeline import load_lm_corpus, load_text_classification, load_text_corpus
-from nnatlas.data.translation import load_translation_pairs
+from nnatlas.data.text.pipeline import load_lm_corpus, load_text_classification, load_text_corpus
+from nnatlas.data.text.translation import load_translation_pairs
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

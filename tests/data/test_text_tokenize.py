@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from nnatlas.data.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
+from nnatlas.data.text.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
 
 TEXT = "Don't panic, it's FINE!  State-of-the-art<br />results."
 

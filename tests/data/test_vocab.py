@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnatlas.data.vocab import (
+from nnatlas.data.text.vocab import (
     BOS_ID,
     EOS_ID,
     PAD_ID,

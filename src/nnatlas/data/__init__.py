@@ -23,7 +23,8 @@ from nnatlas.data.catalog import (
     register_dataset,
     register_family,
 )
-from nnatlas.data.image_pipeline import (
+from nnatlas.data.images.augment import PRESETS as AUGMENT_PRESETS
+from nnatlas.data.images.augment import (
     BatchAugment,
     BatchResize,
     build_transforms,
@@ -31,8 +32,9 @@ from nnatlas.data.image_pipeline import (
     to_grayscale,
     to_rgb,
 )
-from nnatlas.data.images import ImageSplits, Split, load_image_dataset, load_image_split
-from nnatlas.data.sequence import (
+from nnatlas.data.images.splits import ImageSplits, Split, load_image_dataset, load_image_split
+from nnatlas.data.tabular import TabularSplits, load_tabular_dataset
+from nnatlas.data.text.batching import (
     BucketBatchSampler,
     batchify,
     collate_padded,
@@ -43,26 +45,41 @@ from nnatlas.data.sequence import (
     truncate_pad,
     truncation_report,
 )
-from nnatlas.data.synthetic import TabularSplits, load_tabular_dataset
-from nnatlas.data.synthetic_seq import SequenceSplits, adding_problem, copy_task, date_pairs
-from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
-from nnatlas.data.text_pipeline import (
+from nnatlas.data.text.pipeline import (
     EncodedTexts,
     LMCorpus,
     TextClassificationSplits,
+    encode_text,
     load_lm_corpus,
     load_text_classification,
     load_text_corpus,
     split_corpus,
 )
-from nnatlas.data.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
-from nnatlas.data.translation import (
+from nnatlas.data.text.readers import LabeledTexts, PairSplits, RawTextClassification
+from nnatlas.data.text.synthetic import SequenceSplits, adding_problem, copy_task, date_pairs
+from nnatlas.data.text.tokenize import (
+    CharTokenizer,
+    WordTokenizer,
+    get_tokenizer,
+    tokenizer_from_dict,
+    tokenizer_to_dict,
+)
+from nnatlas.data.text.translation import (
     EncodedPairs,
     TranslationData,
+    decode_until_eos,
     encode_pairs,
     load_translation_pairs,
 )
-from nnatlas.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab, vocab_coverage_table
+from nnatlas.data.text.vocab import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    SPECIALS,
+    UNK_ID,
+    Vocab,
+    vocab_coverage_table,
+)
 
 __all__ = [
     # catalog
@@ -79,6 +96,7 @@ __all__ = [
     "register_dataset",
     "register_family",
     # images and tabular
+    "AUGMENT_PRESETS",
     "BatchAugment",
     "BatchResize",
     "ImageSplits",
@@ -101,11 +119,15 @@ __all__ = [
     "collate_pairs",
     "copy_task",
     "date_pairs",
+    "decode_until_eos",
     "encode_pairs",
+    "encode_text",
     "EncodedPairs",
     "EncodedTexts",
     "EOS_ID",
     "get_tokenizer",
+    "tokenizer_from_dict",
+    "tokenizer_to_dict",
     "LabeledTexts",
     "lm_stream_batches",
     "lm_windows",

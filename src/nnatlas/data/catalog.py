@@ -13,8 +13,9 @@ How it fits together:
   (a package that ships the files) where one exists. When nothing works, :class:`DataNotFoundError`
   lists every source tried, why it failed, and how to get the data by hand.
 * ``loader(spec, root, **kwargs)`` turns a spec into data. ``root`` is a local folder given by the
-  user (``--root PATH``); when it is ``None`` the loader calls ``fetch(spec)``. Image loaders return
-  :class:`nnatlas.data.images.ImageSplits`; text loaders return what the text module documents.
+  user (``--root PATH``); when it is ``None`` the loader calls ``fetch(spec)``. Image loaders
+  return :class:`nnatlas.data.images.splits.ImageSplits`; text loaders return what
+  :mod:`nnatlas.data.text.datasets` documents.
 * Parametric names (``imagefolder:PATH``, ``medmnist:breastmnist``, ``text:PATH``, ``csv:PATH``)
   are *families*: :func:`register_family` maps a prefix to ``factory(argument) -> DatasetSpec``.
 
@@ -50,53 +51,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from nnatlas.data.download import RemoteFile, download_remote
+from nnatlas.data.errors import DataNotFoundError, DatasetError
+
 DatasetKind = Literal["image", "text", "pairs", "sequence", "tabular"]
 SourceKind = Literal["cache", "system", "shared", "url", "package"]
+# The task (nnatlas.tasks) that trains on a dataset of each kind, unless the spec says otherwise:
+# a text dataset is either labeled texts or a corpus, so text specs name theirs.
+DEFAULT_TASKS = {
+    "image": "image_classification",
+    "tabular": "tabular_classification",
+    "pairs": "seq2seq",
+}
 
 # Modules whose import registers datasets. Missing ones are skipped (a helper may not have
 # written its part yet); a module that exists but fails to import raises, naming itself.
 _PROVIDERS = (
-    "nnatlas.data.image_datasets",
-    "nnatlas.data.synthetic",
-    "nnatlas.data.text_datasets",
+    "nnatlas.data.images.datasets",
+    "nnatlas.data.tabular",
+    "nnatlas.data.text.datasets",
 )
-
-
-class DatasetError(ValueError):
-    """Bad dataset name or bad dataset content (corrupt file, labels out of range, ...)."""
-
-
-class DataNotFoundError(FileNotFoundError):
-    """No source could provide the dataset. ``attempts`` lists ``(source, reason)`` pairs."""
-
-    def __init__(self, name: str, attempts: list[tuple[str, str]], manual: str = "") -> None:
-        self.name = name
-        self.attempts = attempts
-        self.manual = manual
-        lines = [f"dataset {name!r} not found; sources tried, in order:"]
-        lines += [f"  {i}. {where}: {why}" for i, (where, why) in enumerate(attempts, 1)]
-        if manual:
-            lines.append(f"To get it by hand: {manual}")
-        lines.append("Or point at a local copy with root=PATH (CLI: --root PATH).")
-        super().__init__("\n".join(lines))
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One downloadable file.
-
-    Attributes:
-        filename: name of the file once saved in the dataset folder.
-        url: where to download it from.
-        checksum: ``"sha256:<hex>"`` (or ``"md5:<hex>"`` where only the upstream md5 is known);
-            ``None`` skips verification (the report says so).
-        extract: unpack the archive (zip/tar) into the dataset folder after verification.
-    """
-
-    filename: str
-    url: str
-    checksum: str | None = None
-    extract: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +145,9 @@ class DatasetSpec:
         manual: how to get the data by hand (shown when every source fails).
         folder: sub-folder name under the cache (default: ``name`` with ``:``/``/`` replaced).
         argument: for a family member, the part after ``prefix:``.
+        task: the :mod:`nnatlas.tasks` task that trains on it (``"image_classification"``,
+            ``"text_classification"``, ``"language_modeling"``, ``"seq2seq"`` ...); default
+            :data:`DEFAULT_TASKS` of the kind, ``""`` when no task trains on it yet.
     """
 
     name: str
@@ -185,10 +162,13 @@ class DatasetSpec:
     manual: str = ""
     folder: str = ""
     argument: str | None = None
+    task: str = ""
 
     def __post_init__(self) -> None:
         if not self.folder:
             self.folder = self.name.replace(":", "-").replace("/", "_")
+        if not self.task:
+            self.task = DEFAULT_TASKS.get(self.kind, "")
 
     def load(self, root: str | Path | None = None, **kwargs: Any) -> Any:
         return self.loader(self, Path(root).expanduser() if root is not None else None, **kwargs)
@@ -202,6 +182,7 @@ class _Family:
     factory: Callable[[str], DatasetSpec]
     argument_help: str  # e.g. "PATH" or "FLAG"
     choices: tuple[str, ...] = ()  # known arguments, for suggestions (empty: free-form)
+    task: str = ""  # as DatasetSpec.task; the factory's specs must agree
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -227,11 +208,13 @@ def register_family(
     description: str,
     argument_help: str = "PATH",
     choices: tuple[str, ...] = (),
+    task: str = "",
 ) -> None:
     """Register a parametric family: ``get_spec(f"{prefix}:{arg}")`` returns ``factory(arg)``."""
     if prefix in _FAMILIES:
         raise DatasetError(f"dataset family {prefix!r} is already registered")
-    _FAMILIES[prefix] = _Family(prefix, kind, description, factory, argument_help, choices)
+    task = task or DEFAULT_TASKS.get(kind, "")
+    _FAMILIES[prefix] = _Family(prefix, kind, description, factory, argument_help, choices, task)
 
 
 def _ensure_registered() -> None:
@@ -244,13 +227,16 @@ def _ensure_registered() -> None:
             importlib.import_module(module)
 
 
-def list_datasets(kind: str | None = None) -> list[str]:
-    """Names of all datasets (families as ``prefix:ARG``), sorted, optionally of one ``kind``."""
+def list_datasets(kind: str | None = None, task: str | None = None) -> list[str]:
+    """Names of all datasets (families as ``prefix:ARG``), sorted, optionally only those of one
+    ``kind`` or trained by one ``task``."""
     _ensure_registered()
-    names = [n for n, s in _REGISTRY.items() if kind is None or s.kind == kind]
-    names += [
-        f"{p}:{f.argument_help}" for p, f in _FAMILIES.items() if kind is None or f.kind == kind
-    ]
+
+    def wanted(entry: DatasetSpec | _Family) -> bool:
+        return (kind is None or entry.kind == kind) and (task is None or entry.task == task)
+
+    names = [n for n, s in _REGISTRY.items() if wanted(s)]
+    names += [f"{p}:{f.argument_help}" for p, f in _FAMILIES.items() if wanted(f)]
     return sorted(names)
 
 
@@ -378,8 +364,6 @@ def fetch(
     Raises:
         DataNotFoundError: listing each source tried and why it failed.
     """
-    from nnatlas.data.download import download_remote  # here: download pulls in rich
-
     spec = get_spec(spec) if isinstance(spec, str) else spec
     need = tuple(files if files is not None else spec.files)
     attempts: list[tuple[str, str]] = []

@@ -21,14 +21,34 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from nnatlas.data.catalog import DatasetError, RemoteFile
+from nnatlas.data.errors import DatasetError
+from nnatlas.errors import NnatlasError
 
 CHUNK = 1 << 16  # bytes per read; small enough for a smooth progress bar
 
 
-class DownloadError(OSError):
+@dataclass(frozen=True)
+class RemoteFile:
+    """One downloadable file.
+
+    Attributes:
+        filename: name of the file once saved in the dataset folder.
+        url: where to download it from.
+        checksum: ``"sha256:<hex>"`` (or ``"md5:<hex>"`` where only the upstream md5 is known);
+            ``None`` skips verification (the report says so).
+        extract: unpack the archive (zip/tar) into the dataset folder after verification.
+    """
+
+    filename: str
+    url: str
+    checksum: str | None = None
+    extract: bool = False
+
+
+class DownloadError(NnatlasError, OSError):
     """The server could not be reached or refused the request (the message names the URL)."""
 
 

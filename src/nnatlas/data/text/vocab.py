@@ -1,7 +1,7 @@
 """Vocabulary: the bijection between tokens and the integer ids an ``Embedding`` looks up.
 
 Reserved ids come first and never move, so models, checkpoints and padding code can rely on them:
-``<pad>=0`` (what :func:`nnatlas.data.sequence.truncate_pad` fills with, and the
+``<pad>=0`` (what :func:`nnatlas.data.text.batching.truncate_pad` fills with, and the
 ``padding_idx`` of ``torch.nn.Embedding``), ``<unk>=1`` (every token not in the vocabulary),
 ``<bos>=2`` and ``<eos>=3`` (sequence start/end for language models and seq2seq).
 
@@ -216,23 +216,31 @@ class Vocab:
             raise FileNotFoundError(f"Vocab.load: {path} does not exist") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"Vocab.load: {path} is not a JSON vocabulary file ({err})") from err
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "the vocabulary") -> Vocab:
+        """Rebuild a vocabulary from :meth:`to_dict`'s output (``source`` names it in errors)."""
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
             raise ValueError(
-                f"Vocab.load: {path} is not an nnatlas vocabulary (expected a JSON object with "
-                f'"format": "{_FORMAT}"); write one with Vocab.save'
+                f"Vocab.load: {source} is not an nnatlas vocabulary (expected a JSON object "
+                f'with "format": "{_FORMAT}"); write one with Vocab.save'
             )
         if data.get("version") != _VERSION:
             raise ValueError(
-                f"Vocab.load: {path} has version {data.get('version')}, expected {_VERSION}"
+                f"Vocab.load: {source} has version {data.get('version')}, expected {_VERSION}"
             )
-        specials = data["specials"]
-        if data["itos"][: len(specials)] != specials:
+        specials = data.get("specials")
+        itos = data.get("itos")
+        if not isinstance(specials, list) or not isinstance(itos, list):
             raise ValueError(
-                f"Vocab.load: {path} is corrupt: 'itos' does not start with the specials"
+                f"Vocab.load: {source} is corrupt: 'specials' and 'itos' must be lists"
             )
-        return cls(
-            data["itos"][len(specials) :], specials=specials, counts=data.get("counts") or {}
-        )
+        if itos[: len(specials)] != specials:
+            raise ValueError(
+                f"Vocab.load: {source} is corrupt: 'itos' does not start with the specials"
+            )
+        return cls(itos[len(specials) :], specials=specials, counts=data.get("counts") or {})
 
 
 def count_tokens(token_lists: Iterable[Iterable[str]]) -> Counter[str]:

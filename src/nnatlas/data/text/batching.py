@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nnatlas.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from nnatlas.data.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
 _SIDES = ("pre", "post")
 
@@ -40,7 +40,7 @@ def truncate_pad(
         ids: token ids (list or 1-D tensor).
         length: target length, > 0.
         side: ``"post"`` or ``"pre"``: where padding goes (and truncation, by default).
-        pad_id: the padding id (``<pad>`` is 0 in every :class:`~nnatlas.data.vocab.Vocab`).
+        pad_id: the padding id (``<pad>`` is 0 in every :class:`~nnatlas.data.text.vocab.Vocab`).
         truncate_side: ``"post"`` (drop the end) or ``"pre"`` (drop the beginning), when it
             should differ from ``side``.
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from nnatlas.data.images import Split
+from nnatlas.data.images.splits import Split
 
 MONTHS = (
     "january", "february", "march", "april", "may", "june",
@@ -37,7 +37,7 @@ class SequenceSplits:
 
     Attributes:
         name: catalog name.
-        train, val, test: :class:`~nnatlas.data.images.Split` with tensors ``x`` and ``y``.
+        train, val, test: :class:`~nnatlas.data.images.splits.Split` with tensors ``x`` and ``y``.
         task: the generator's arguments (``length``, ...), and ``baseline``: the loss of the best
             memoryless predictor (MSE for adding, cross-entropy per step for copy).
     """

@@ -1,6 +1,6 @@
 """In-memory image datasets: containers, deterministic splits and ``load_image_dataset``.
 
-A dataset reader (see :mod:`nnatlas.data.image_datasets`) returns :class:`RawImages`: uint8
+A dataset reader (see :mod:`nnatlas.data.images.datasets`) returns :class:`RawImages`: uint8
 arrays for the official splits it has. :func:`build_splits` turns them into :class:`ImageSplits`:
 
 * the official test split is kept; a dataset without one gets a stratified test split

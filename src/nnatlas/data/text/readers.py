@@ -57,7 +57,7 @@ class RawTextClassification:
         classes: class names, ``classes[label]``.
         train: the training texts.
         val, test: the given held-out splits, or ``None`` when the dataset has none
-            (:func:`nnatlas.data.text_pipeline.load_text_classification` carves them from train).
+            (:func:`nnatlas.data.text.pipeline.load_text_classification` carves them from train).
         source: where the files were read from.
     """
 

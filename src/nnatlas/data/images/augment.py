@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from nnatlas.data.catalog import DatasetError
-from nnatlas.data.images import ImageSplits, Split
+from nnatlas.data.images.splits import ImageSplits, Split
 
 if TYPE_CHECKING:  # torchvision is imported where it is used: it is slow to import
     from torchvision.transforms import v2

@@ -14,6 +14,7 @@ lower-casing and what happens to punctuation.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable
@@ -113,6 +114,28 @@ def _prepare(text: str, lower: bool, strip_html: bool, normalize: str | None) ->
 def _is_punctuation(char: str) -> bool:
     # Unicode categories P* (punctuation) and S* (symbols: $, +, <): what readers call punctuation
     return unicodedata.category(char)[0] in "PS"
+
+
+def tokenizer_to_dict(tokenizer: Tokenizer) -> dict[str, object]:
+    """A named tokenizer as plain values (``{"type": "word", "lower": True, ...}``), so a run
+    can save it and :func:`tokenizer_from_dict` rebuild it.
+
+    Raises:
+        ValueError: for a custom callable, which cannot be saved as values.
+    """
+    for name, cls in (("word", WordTokenizer), ("char", CharTokenizer)):
+        if type(tokenizer) is cls:
+            return {"type": name, **dataclasses.asdict(tokenizer)}
+    raise ValueError(
+        f"tokenizer_to_dict: a custom tokenizer ({type(tokenizer).__name__}) cannot be saved "
+        "with a run; use 'word' or 'char' with options"
+    )
+
+
+def tokenizer_from_dict(values: dict[str, object]) -> Tokenizer:
+    """The inverse of :func:`tokenizer_to_dict`."""
+    options = dict(values)
+    return get_tokenizer(str(options.pop("type")), **options)
 
 
 def get_tokenizer(tokenizer: str | Tokenizer = "word", **options: object) -> Tokenizer:

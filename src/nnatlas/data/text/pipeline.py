@@ -6,8 +6,8 @@ The functions the trainer and the lessons use:
     >>> x, lengths, y = next(iter(splits.train.loader(batch_size=32)))  # x: (32, T) int64
     >>> text = load_text_corpus("tinyshakespeare")                       # 1,115,394 characters
 
-Sentence pairs (translation) have their own module, :mod:`nnatlas.data.translation`. The
-datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text_datasets`.
+Sentence pairs (translation) have their own module, :mod:`nnatlas.data.text.translation`. The
+datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text.datasets`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from nnatlas.data.catalog import DatasetError, get_spec
-from nnatlas.data.images import stratified_split
-from nnatlas.data.sequence import (
+from nnatlas.data.images.splits import stratified_split
+from nnatlas.data.text.batching import (
     BucketBatchSampler,
     TruncationReport,
     collate_padded,
@@ -31,9 +31,9 @@ from nnatlas.data.sequence import (
     truncate_pad,
     truncation_report,
 )
-from nnatlas.data.text import LabeledTexts, PairSplits, RawTextClassification
-from nnatlas.data.tokenize import CharTokenizer, Tokenizer, get_tokenizer
-from nnatlas.data.vocab import UNK_ID, Vocab
+from nnatlas.data.text.readers import LabeledTexts, PairSplits, RawTextClassification
+from nnatlas.data.text.tokenize import CharTokenizer, Tokenizer, get_tokenizer
+from nnatlas.data.text.vocab import UNK_ID, Vocab
 
 # What ``nnatlas.data.load`` returns for each kind of text dataset, and who turns it into tensors.
 _RAW_KINDS: dict[type, tuple[str, str]] = {
@@ -124,7 +124,7 @@ class EncodedTexts(torch.utils.data.Dataset):
 
         Args:
             length: pad to this length (cutting longer ones from the end given by ``side``
-                of :func:`~nnatlas.data.sequence.truncate_pad`); default the longest example.
+                of :func:`~nnatlas.data.text.batching.truncate_pad`); default the longest example.
             side: ``"post"`` (pad at the end; use the lengths to pack or mask) or ``"pre"``
                 (pad at the front, so an unpacked RNN's last step is a real token).
             pad_id: the padding id.
@@ -206,7 +206,7 @@ class TextClassificationSplits:
 
     def encode(self, text: str) -> torch.Tensor:
         """Tokenize, encode and truncate new text exactly like the training data. Shape: (L,)."""
-        return _truncate(self.vocab.encode(self.tokenizer(text)), self.max_len, self.truncate_side)
+        return encode_text(text, self.vocab, self.tokenizer, self.max_len, self.truncate_side)
 
     def __repr__(self) -> str:
         return (
@@ -214,6 +214,17 @@ class TextClassificationSplits:
             f"val={len(self.val)}, test={len(self.test)}, vocab={len(self.vocab)}, "
             f"classes={self.classes}, max_len={self.max_len})"
         )
+
+
+def encode_text(
+    text: str, vocab: Vocab, tokenizer: Tokenizer, max_len: int, side: str = "post"
+) -> torch.Tensor:
+    """Tokenize, encode and truncate one new text as a dataset's texts were.
+
+    ``side="post"`` keeps the first ``max_len`` tokens, ``"pre"`` the last; an empty text
+    becomes one ``<unk>``. Shape: -> (L,) int64 with 1 <= L <= max_len.
+    """
+    return _truncate(vocab.encode(tokenizer(text)), max_len, side)
 
 
 def _truncate(ids: list[int], max_len: int, side: str) -> torch.Tensor:
@@ -257,7 +268,7 @@ def load_text_classification(
         min_freq, max_size: vocabulary limits (:meth:`Vocab.build`; ``max_size`` counts the
             4 reserved tokens).
         tokenizer: ``"word"``, ``"char"`` or a callable; ``lower`` and ``punctuation`` configure
-            the named ones (:mod:`nnatlas.data.tokenize`).
+            the named ones (:mod:`nnatlas.data.text.tokenize`).
         truncate_side: ``"post"`` keeps the beginning, ``"pre"`` the end (reviews often end
             with the verdict).
         val_fraction: share of train held out for validation when the dataset has no
@@ -341,8 +352,8 @@ class LMCorpus:
         vocab: built on the training text (``order="alphabetical"`` for characters, the
             char-rnn convention); tokenizer: the tokenizer used.
 
-    Feed ``train`` to :func:`~nnatlas.data.sequence.lm_stream_batches` (stateful TBPTT) or
-    :func:`~nnatlas.data.sequence.lm_windows` (independent windows).
+    Feed ``train`` to :func:`~nnatlas.data.text.batching.lm_stream_batches` (stateful TBPTT) or
+    :func:`~nnatlas.data.text.batching.lm_windows` (independent windows).
     """
 
     name: str
@@ -369,6 +380,7 @@ def load_lm_corpus(
     val_fraction: float = 0.1,
     min_freq: int = 1,
     max_size: int | None = None,
+    vocab: Vocab | None = None,
     **options: Any,
 ) -> LMCorpus:
     """Load a corpus (``"tinyshakespeare"``, ``"text:PATH"``), split it and encode it.
@@ -380,6 +392,7 @@ def load_lm_corpus(
             punctuation split) or a callable.
         val_fraction: the contiguous tail held out for validation.
         min_freq, max_size: vocabulary limits (rarer tokens become ``<unk>``).
+        vocab: reuse a vocabulary (e.g. a trained run's) instead of building one.
         **options: for the raw loader, e.g. ``errors="replace"``.
 
     Returns:
@@ -388,8 +401,9 @@ def load_lm_corpus(
     train_text, val_text = split_corpus(load_text_corpus(name, root, **options), val_fraction)
     tok = get_tokenizer(tokenizer)
     train_tokens = tok(train_text)
-    order = "alphabetical" if isinstance(tok, CharTokenizer) else "frequency"
-    vocab = Vocab.build([train_tokens], min_freq=min_freq, max_size=max_size, order=order)
+    if vocab is None:
+        order = "alphabetical" if isinstance(tok, CharTokenizer) else "frequency"
+        vocab = Vocab.build([train_tokens], min_freq=min_freq, max_size=max_size, order=order)
     train = torch.tensor(vocab.encode(train_tokens), dtype=torch.int64)  # (L_train,)
     val = torch.tensor(vocab.encode(tok(val_text)), dtype=torch.int64)  # (L_val,)
     return LMCorpus(name, train, val, vocab, tok)

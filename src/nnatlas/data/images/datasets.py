@@ -25,7 +25,7 @@ from nnatlas.data.catalog import (
     system_source,
     url_source,
 )
-from nnatlas.data.formats import (
+from nnatlas.data.images.readers import (
     list_image_folder,
     read_cifar_batch,
     read_cifar_meta,
@@ -34,7 +34,7 @@ from nnatlas.data.formats import (
     read_medmnist_npz,
     read_opencv_digits,
 )
-from nnatlas.data.images import RawImages, make_image_loader
+from nnatlas.data.images.splits import RawImages, make_image_loader
 
 # ------------------------------------------------------------------ digits (scikit-learn)
 

@@ -4,8 +4,8 @@
     >>> src, src_lengths, tgt_in, tgt_out = next(iter(data.train.loader(64)))
 
 The pair datasets themselves (``multi30k``, ``pairs:PATH``, ``dates``) are in
-:mod:`nnatlas.data.text_datasets`; single texts (classification, corpora) in
-:mod:`nnatlas.data.text_pipeline`.
+:mod:`nnatlas.data.text.datasets`; single texts (classification, corpora) in
+:mod:`nnatlas.data.text.pipeline`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from nnatlas.data.sequence import collate_pairs
-from nnatlas.data.text import PairSplits
-from nnatlas.data.text_pipeline import _load_raw, _make_loader, _truncate
-from nnatlas.data.tokenize import CharTokenizer, Tokenizer, get_tokenizer
-from nnatlas.data.vocab import EOS_ID, Vocab
+from nnatlas.data.text.batching import collate_pairs
+from nnatlas.data.text.pipeline import _load_raw, _make_loader, _truncate
+from nnatlas.data.text.readers import PairSplits
+from nnatlas.data.text.tokenize import CharTokenizer, Tokenizer, get_tokenizer
+from nnatlas.data.text.vocab import EOS_ID, Vocab
 
 
 def load_translation_pairs(name: str, root: str | Path | None = None, **options: Any) -> PairSplits:
@@ -38,7 +38,7 @@ def load_translation_pairs(name: str, root: str | Path | None = None, **options:
 
 class EncodedPairs(torch.utils.data.Dataset):
     """Encoded sentence pairs: ``ds[i] -> (src ids (S_i,), tgt ids (T_i,))``, no <bos>/<eos>
-    (:func:`~nnatlas.data.sequence.collate_pairs` adds them when batching).
+    (:func:`~nnatlas.data.text.batching.collate_pairs` adds them when batching).
 
     Attributes:
         src, tgt: one int64 tensor per pair, truncated to ``max_len``.
@@ -93,13 +93,19 @@ class TranslationData:
 
     def decode_target(self, ids: torch.Tensor | list[int]) -> str:
         """Target ids -> text, stopping at <eos> and skipping reserved tokens."""
-        tokens = []
-        for i in ids:
-            if int(i) == EOS_ID:
-                break
-            tokens.append(int(i))
-        words = self.tgt_vocab.decode(tokens, skip_specials=True)
-        return ("" if isinstance(self.tokenizer, CharTokenizer) else " ").join(words)
+        return decode_until_eos(ids, self.tgt_vocab, self.tokenizer)
+
+
+def decode_until_eos(ids: torch.Tensor | list[int], vocab: Vocab, tokenizer: Tokenizer) -> str:
+    """Decoder output ids -> text: stop at <eos>, skip reserved tokens, join characters as they
+    are and words with spaces (as ``tokenizer`` split them)."""
+    tokens = []
+    for i in ids:
+        if int(i) == EOS_ID:
+            break
+        tokens.append(int(i))
+    words = vocab.decode(tokens, skip_specials=True)
+    return ("" if isinstance(tokenizer, CharTokenizer) else " ").join(words)
 
 
 def encode_pairs(
@@ -110,6 +116,8 @@ def encode_pairs(
     min_freq: int = 1,
     max_size: int | None = None,
     max_len: int = 50,
+    src_vocab: Vocab | None = None,
+    tgt_vocab: Vocab | None = None,
 ) -> TranslationData:
     """Tokenize sentence pairs and build source and target vocabularies (train split only).
 
@@ -121,6 +129,7 @@ def encode_pairs(
         min_freq, max_size: vocabulary limits, per side.
         max_len: keep at most this many tokens per side (longer pairs are cut at the end; how
             many were is in ``truncated``).
+        src_vocab, tgt_vocab: reuse vocabularies (e.g. a trained run's) instead of building.
 
     Returns:
         :class:`TranslationData`.
@@ -132,8 +141,10 @@ def encode_pairs(
         name: ([tok(s) for s, _ in split], [tok(t) for _, t in split])
         for name, split in sides.items()
     }
-    src_vocab = Vocab.build(tokens["train"][0], min_freq=min_freq, max_size=max_size)
-    tgt_vocab = Vocab.build(tokens["train"][1], min_freq=min_freq, max_size=max_size)
+    if src_vocab is None:
+        src_vocab = Vocab.build(tokens["train"][0], min_freq=min_freq, max_size=max_size)
+    if tgt_vocab is None:
+        tgt_vocab = Vocab.build(tokens["train"][1], min_freq=min_freq, max_size=max_size)
     encoded, truncated = {}, {}
     for name, (src_tokens, tgt_tokens) in tokens.items():
         src = [_truncate(src_vocab.encode(t), max_len, "post") for t in src_tokens]

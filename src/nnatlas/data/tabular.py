@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nnatlas.data.catalog import DatasetError, DatasetSpec, register_dataset
-from nnatlas.data.images import Split, stratified_split
+from nnatlas.data.images.splits import Split, stratified_split
 
 
 @dataclass

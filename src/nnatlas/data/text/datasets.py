@@ -7,10 +7,11 @@ Named datasets (``nnatlas data list``):
     sequence:              ``adding``, ``copy``
 
 The raw loaders (``nnatlas.data.load(name)``) return a
-:class:`~nnatlas.data.text.RawTextClassification`, a ``str``, a
-:class:`~nnatlas.data.text.PairSplits` or a :class:`~nnatlas.data.synthetic_seq.SequenceSplits`.
-:mod:`nnatlas.data.text_pipeline` (``load_text_classification``, ``load_text_corpus``) and
-:mod:`nnatlas.data.translation` (``load_translation_pairs``, ``encode_pairs``) turn them into
+:class:`~nnatlas.data.text.readers.RawTextClassification`, a ``str``, a
+:class:`~nnatlas.data.text.readers.PairSplits` or a
+:class:`~nnatlas.data.text.synthetic.SequenceSplits`.
+:mod:`nnatlas.data.text.pipeline` (``load_text_classification``, ``load_text_corpus``) and
+:mod:`nnatlas.data.text.translation` (``load_translation_pairs``, ``encode_pairs``) turn them into
 tensors; all are exported by :mod:`nnatlas.data`.
 """
 
@@ -37,9 +38,8 @@ from nnatlas.data.catalog import (
     system_source,
     url_source,
 )
-from nnatlas.data.images import Split
-from nnatlas.data.synthetic_seq import SequenceSplits, adding_problem, copy_task, date_pairs
-from nnatlas.data.text import (
+from nnatlas.data.images.splits import Split
+from nnatlas.data.text.readers import (
     PairSplits,
     RawTextClassification,
     read_aclimdb_split,
@@ -50,6 +50,7 @@ from nnatlas.data.text import (
     read_rt_polarity,
     read_text,
 )
+from nnatlas.data.text.synthetic import SequenceSplits, adding_problem, copy_task, date_pairs
 
 # ======================================================================== catalog: corpora
 
@@ -67,6 +68,7 @@ register_dataset(
     DatasetSpec(
         name="tinyshakespeare",
         kind="text",
+        task="language_modeling",
         description="Tiny Shakespeare: 1,115,394 characters (65 distinct) for character LMs",
         sources=[
             cache_source(),
@@ -107,12 +109,17 @@ def _text_file_spec(path: str) -> DatasetSpec:
 
     return DatasetSpec(
         name=f"text:{path}", kind="text", argument=path, description="any UTF-8 text file",
+        task="language_modeling",
         sources=[system_source(file.absolute().parent)], files=(file.name,), loader=load,
     )  # fmt: skip
 
 
 register_family(
-    "text", _text_file_spec, kind="text", description="a UTF-8 text file as a corpus (LM training)"
+    "text",
+    _text_file_spec,
+    kind="text",
+    description="a UTF-8 text file as a corpus (LM training)",
+    task="language_modeling",
 )
 
 # ======================================================================== catalog: classification
@@ -138,6 +145,7 @@ register_dataset(
     DatasetSpec(
         name="imdb",
         kind="text",
+        task="text_classification",
         description="IMDB movie reviews (Maas et al. 2011): 25,000 train / 25,000 test, pos/neg",
         sources=[
             cache_source(),
@@ -179,6 +187,7 @@ register_dataset(
     DatasetSpec(
         name="sst2",
         kind="text",
+        task="text_classification",
         description="SST-2 (GLUE) sentence sentiment: 67,349 train phrases, 872 dev sentences",
         sources=[
             cache_source(),
@@ -218,6 +227,7 @@ register_dataset(
     DatasetSpec(
         name="mr",
         kind="text",
+        task="text_classification",
         description="Movie Review sentence polarity v1.0 (Pang & Lee 2005): 5,331 pos + 5,331 neg",
         sources=[
             cache_source(),
@@ -245,7 +255,7 @@ def _csv_spec(path: str) -> DatasetSpec:
         return RawTextClassification(spec.name, classes, texts, source=str(target))
 
     return DatasetSpec(
-        name=f"csv:{path}", kind="text", argument=path, loader=load,
+        name=f"csv:{path}", kind="text", argument=path, loader=load, task="text_classification",
         sources=[system_source(file.absolute().parent)], files=(file.name,),
         description="a CSV/TSV with a header; options text_column=, label_column=",
     )  # fmt: skip
@@ -256,6 +266,7 @@ register_family(
     _csv_spec,
     kind="text",
     description="labeled texts in a CSV/TSV file (text, label columns)",
+    task="text_classification",
 )
 
 # ======================================================================== catalog: pairs
