@@ -24,7 +24,7 @@ TORCH_ACT = {
 
 
 class TorchMLP(torch.nn.Module):
-    """The zoo layout of LAYOUTS.md, written out so these tests need only torch."""
+    """The zoo layout of docs/LAYOUTS.md, written out so these tests need only torch."""
 
     def __init__(self, in_features, num_classes, hidden_sizes, activation, batchnorm, dropout=0.0):
         super().__init__()

@@ -1,4 +1,4 @@
-"""mlp and lenet5 keep the state_dict layout of /work/helpers/LAYOUTS.md that the scratch twins
+"""mlp and lenet5 keep the state_dict layout of docs/LAYOUTS.md that the scratch twins
 share, and the registry behaves as a registry (duplicates refused, helpful unknown-name errors)."""
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.bridge.checks_conv import CONV_CASES, POOL_CASES
 from nnatlas.bridge.parity import check_parity
 from nnatlas.bridge.transfer import torch_to_scratch
 from nnatlas.scratch.batchnorm2d import BatchNorm2d
@@ -19,35 +20,6 @@ from nnatlas.scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 PARITY_TOL = 1e-10
 GRAD_TOL = 1e-6
 
-# (Conv2d kwargs, input shape). Covers both input-gradient routes (full convolution for
-# stride 1, col2im otherwise or when C_out >> C_in), cropping (padding > kernel extent),
-# rectangular kernels/strides, dilation, groups, depthwise and no bias.
-CONV_CONFIGS = [
-    ({"in_channels": 3, "out_channels": 4, "kernel_size": 3}, (2, 3, 6, 7)),
-    ({"in_channels": 3, "out_channels": 5, "kernel_size": 3, "padding": 1}, (3, 3, 5, 5)),
-    ({"in_channels": 2, "out_channels": 8, "kernel_size": 3}, (2, 2, 6, 6)),  # col2im at stride 1
-    (
-        {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
-        (2, 3, 7, 6),
-    ),
-    ({"in_channels": 2, "out_channels": 3, "kernel_size": (5, 3), "stride": (2, 1)}, (2, 2, 9, 6)),
-    ({"in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 3}, (2, 2, 4, 5)),  # crop
-    (
-        {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "dilation": 2, "padding": 1},
-        (2, 2, 7, 7),
-    ),
-    (
-        {"in_channels": 2, "out_channels": 2, "kernel_size": 2, "dilation": (2, 1), "stride": 2},
-        (1, 2, 7, 6),
-    ),
-    ({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 2}, (2, 4, 5, 6)),
-    (
-        {"in_channels": 4, "out_channels": 4, "kernel_size": 3, "groups": 4, "stride": 2},
-        (2, 4, 7, 7),
-    ),
-    ({"in_channels": 3, "out_channels": 4, "kernel_size": 1, "bias": False}, (2, 3, 4, 5)),
-]
-
 
 def _conv_pair(kwargs: dict, seed: int = 0) -> tuple[Conv2d, torch.nn.Conv2d]:
     torch.manual_seed(seed)
@@ -56,7 +28,8 @@ def _conv_pair(kwargs: dict, seed: int = 0) -> tuple[Conv2d, torch.nn.Conv2d]:
     ).double()
 
 
-@pytest.mark.parametrize(("kwargs", "shape"), CONV_CONFIGS)
+# The cases are the Conv2d check's own table (nnatlas.bridge.checks_conv.CONV_CASES).
+@pytest.mark.parametrize(("kwargs", "shape"), CONV_CASES.values(), ids=CONV_CASES)
 def test_conv2d_matches_torch_float64(kwargs: dict, shape: tuple[int, ...]) -> None:
     scratch, twin = _conv_pair(kwargs)
     x = np.random.default_rng(1).standard_normal(shape)
@@ -67,12 +40,45 @@ def test_conv2d_matches_torch_float64(kwargs: dict, shape: tuple[int, ...]) -> N
     assert report.max_abs_input_grad is not None
 
 
-@pytest.mark.parametrize(("kwargs", "shape"), CONV_CONFIGS)
+@pytest.mark.parametrize(("kwargs", "shape"), CONV_CASES.values(), ids=CONV_CASES)
 def test_conv2d_gradcheck(kwargs: dict, shape: tuple[int, ...]) -> None:
     scratch, _ = _conv_pair(kwargs)
     report = gradcheck(scratch, np.random.default_rng(2).standard_normal(shape))
     assert report.passed, report
     assert set(report.tensors) >= {"input", "weight"}
+
+
+def test_conv_cases_reach_every_input_gradient_branch(monkeypatch) -> None:
+    """The check's table takes both input-gradient routes and the crop of the full convolution
+    (padding larger than the kernel extent d (k - 1)), on one axis and on both."""
+    seen: set[str] = set()
+    full_conv, col2im = Conv2d._input_grad_full_conv, Conv2d._input_grad_col2im
+
+    def spy_full_conv(self, grad_out, size):
+        extent = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size, strict=True)]
+        crops = [p > e for p, e in zip(self.padding, extent, strict=True)]
+        seen.add(
+            "full conv" + (", crop both" if all(crops) else ", crop one" if any(crops) else "")
+        )
+        return full_conv(self, grad_out, size)
+
+    def spy_col2im(self, *args):
+        seen.add("col2im at stride 1" if self.stride == (1, 1) else "col2im")
+        return col2im(self, *args)
+
+    monkeypatch.setattr(Conv2d, "_input_grad_full_conv", spy_full_conv)
+    monkeypatch.setattr(Conv2d, "_input_grad_col2im", spy_col2im)
+    for kwargs, shape in CONV_CASES.values():
+        conv, _ = _conv_pair(kwargs)
+        out = conv(np.zeros(shape))
+        conv.backward(np.ones_like(out))
+    assert seen == {
+        "full conv",
+        "full conv, crop one",
+        "full conv, crop both",
+        "col2im",
+        "col2im at stride 1",
+    }
 
 
 def test_both_input_gradient_routes_agree() -> None:
@@ -174,33 +180,10 @@ def test_conv2d_bad_arguments(kwargs: dict) -> None:
 
 
 # -- pooling ---------------------------------------------------------------------------------
-POOL_CONFIGS = [
-    (lambda: MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 7, 8)),
-    (lambda: MaxPool2d(3, 2, 1), lambda: torch.nn.MaxPool2d(3, 2, 1), (2, 2, 9, 8)),
-    (lambda: MaxPool2d((3, 2), 1), lambda: torch.nn.MaxPool2d((3, 2), 1), (1, 2, 6, 5)),
-    (lambda: AvgPool2d(2), lambda: torch.nn.AvgPool2d(2), (2, 3, 7, 8)),
-    (lambda: AvgPool2d(3, 2, 1), lambda: torch.nn.AvgPool2d(3, 2, 1), (2, 2, 9, 8)),
-    (
-        lambda: AvgPool2d(3, 2, 1, count_include_pad=False),
-        lambda: torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False),
-        (2, 2, 9, 8),
-    ),
-    (lambda: AvgPool2d((2, 3), (1, 2)), lambda: torch.nn.AvgPool2d((2, 3), (1, 2)), (1, 2, 5, 7)),
-    (lambda: AdaptiveAvgPool2d(1), lambda: torch.nn.AdaptiveAvgPool2d(1), (2, 3, 5, 4)),
-    (lambda: AdaptiveAvgPool2d((3, 2)), lambda: torch.nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
-    (lambda: AdaptiveAvgPool2d(4), lambda: torch.nn.AdaptiveAvgPool2d(4), (1, 2, 10, 6)),
-    (
-        lambda: AdaptiveAvgPool2d((None, 3)),
-        lambda: torch.nn.AdaptiveAvgPool2d((None, 3)),
-        (1, 2, 4, 7),
-    ),
-    (lambda: Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
-    (lambda: Flatten(0, 2), lambda: torch.nn.Flatten(0, 2), (2, 3, 4, 5)),
-    (lambda: Flatten(2), lambda: torch.nn.Flatten(2), (2, 3, 4, 5)),
-]
-
-
-@pytest.mark.parametrize(("make_scratch", "make_torch", "shape"), POOL_CONFIGS)
+# The cases are the pooling checks' own table (nnatlas.bridge.checks_conv.POOL_CASES).
+@pytest.mark.parametrize(
+    ("make_scratch", "make_torch", "shape"), POOL_CASES.values(), ids=POOL_CASES
+)
 def test_pool_and_flatten_match_torch_and_gradcheck(make_scratch, make_torch, shape) -> None:
     x = np.random.default_rng(0).standard_normal(shape)
     report = check_parity(make_scratch(), make_torch().double(), x)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.bridge.checks_conv import BLOCK_CASES, LENET_CASES
 from nnatlas.bridge.parity import check_parity
 from nnatlas.scratch.losses import CrossEntropyLoss
 from nnatlas.scratch.models.lenet import LeNet5
@@ -43,9 +44,9 @@ def test_lenet_forward_shapes_and_keys(variant: str, input_size: int) -> None:
     assert model.num_parameters() == sum(p.numel() for p in twin.parameters())
 
 
+# The cases are the LeNet5 checks' own table (nnatlas.bridge.checks_conv.LENET_CASES).
 @pytest.mark.parametrize(
-    ("variant", "input_size", "optimizer"),
-    [("modern", 28, ("sgd", {"lr": 0.1, "momentum": 0.9})), ("1998", 32, ("adam", {"lr": 1e-2}))],
+    ("variant", "input_size", "optimizer"), LENET_CASES.values(), ids=LENET_CASES
 )
 def test_lenet_parity_through_three_steps(variant: str, input_size: int, optimizer) -> None:
     rng = np.random.default_rng(0)
@@ -98,7 +99,9 @@ def test_lenet_overfits_one_tiny_batch() -> None:
     assert (model(x).argmax(axis=1) == y).all()
 
 
-@pytest.mark.parametrize(("c_in", "c_out", "stride"), [(4, 4, 1), (3, 6, 2)])
+# The BasicBlock checks' own cases (nnatlas.bridge.checks_conv.BLOCK_CASES); the check proves
+# the zoo's block, this test torchvision's.
+@pytest.mark.parametrize(("c_in", "c_out", "stride"), BLOCK_CASES.values(), ids=BLOCK_CASES)
 def test_basic_block_matches_torchvision(c_in: int, c_out: int, stride: int) -> None:
     from torchvision.models.resnet import BasicBlock as TorchBasicBlock
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.bridge.checks_basic import ACTIVATION_CASES
 from nnatlas.scratch import activations as act
 from nnatlas.scratch import init
 from nnatlas.scratch.batchnorm import BatchNorm1d
@@ -17,16 +18,8 @@ from nnatlas.scratch.models.mlp import MLP
 from nnatlas.scratch.module import ShapeError
 from nnatlas.scratch.sequential import Sequential
 
-ACTIVATION_PAIRS = [
-    (act.Sigmoid, torch.nn.Sigmoid),
-    (act.Tanh, torch.nn.Tanh),
-    (act.ReLU, torch.nn.ReLU),
-    (lambda: act.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
-    (act.GELU, torch.nn.GELU),
-    (lambda: act.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
-    (lambda: act.Softmax(1), lambda: torch.nn.Softmax(1)),
-    (lambda: act.Softmax(-1), lambda: torch.nn.Softmax(-1)),
-]
+# The activation checks' own table (nnatlas.bridge.checks_basic.ACTIVATION_CASES).
+ACTIVATION_PAIRS = list(ACTIVATION_CASES.values())
 
 
 def _torch_forward_backward(module, x, g):
@@ -36,7 +29,7 @@ def _torch_forward_backward(module, x, g):
     return out.detach().numpy(), xt.grad.numpy()
 
 
-@pytest.mark.parametrize("make_s, make_t", ACTIVATION_PAIRS)
+@pytest.mark.parametrize("make_s, make_t", ACTIVATION_PAIRS, ids=ACTIVATION_CASES)
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_activation_matches_torch(make_s, make_t, dtype, tol):
     rng = np.random.default_rng(0)

@@ -8,27 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.bridge.checks_basic import OPTIMIZER_CASES
+from nnatlas.bridge.parity import TORCH_OPTIMIZERS
 from nnatlas.scratch.clip import clip_grad_norm_, clip_grad_value_
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.module import Parameter
-from nnatlas.scratch.optim import SGD, Adam, AdamW, RMSprop
+from nnatlas.scratch.optim import OPTIMIZERS, SGD, Adam, AdamW, RMSprop
 
+# The optimizer checks' own table (nnatlas.bridge.checks_basic.OPTIMIZER_CASES), as classes.
 CONFIGS = [
-    (SGD, torch.optim.SGD, dict(lr=0.1)),
-    (SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9)),
-    (SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.1)),
-    (SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
-    (RMSprop, torch.optim.RMSprop, dict()),
-    (RMSprop, torch.optim.RMSprop, dict(lr=0.01, alpha=0.9, momentum=0.7, weight_decay=0.1)),
-    (RMSprop, torch.optim.RMSprop, dict(lr=0.01, centered=True, eps=1e-6)),
-    (RMSprop, torch.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5)),
-    (Adam, torch.optim.Adam, dict()),
-    (Adam, torch.optim.Adam, dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1)),
-    (Adam, torch.optim.Adam, dict(lr=0.02, amsgrad=True)),
-    (AdamW, torch.optim.AdamW, dict(lr=0.02)),
-    (AdamW, torch.optim.AdamW, dict(lr=0.02, weight_decay=0.3, amsgrad=True, eps=1e-6)),
+    (OPTIMIZERS[name], TORCH_OPTIMIZERS[name], kwargs) for name, kwargs in OPTIMIZER_CASES.values()
 ]
-IDS = [f"{c[0].__name__}-{i}" for i, c in enumerate(CONFIGS)]
+IDS = list(OPTIMIZER_CASES)
 
 
 def _pair(rng, shapes=((3, 4), (4,))):

@@ -7,18 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.bridge.checks_recurrent import CELL_CASES, SEQUENCE_CONFIGS, SEQUENCE_LAYERS
 from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.module import ShapeError
 from nnatlas.scratch.recurrent import GRU, LSTM, RNN
-from nnatlas.scratch.rnn_cells import GRUCell, LSTMCell, RNNCell
+from nnatlas.scratch.rnn_cells import LSTMCell
 
 D, H, T, N = 5, 4, 6, 3
-TWINS = {
-    "rnn_tanh": (RNN, torch.nn.RNN, {"nonlinearity": "tanh"}),
-    "rnn_relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
-    "lstm": (LSTM, torch.nn.LSTM, {}),
-    "gru": (GRU, torch.nn.GRU, {}),
-}
+# The cases are the recurrent checks' own tables (nnatlas.bridge.checks_recurrent: SEQUENCE_LAYERS,
+# SEQUENCE_CONFIGS, CELL_CASES), run here at other sizes.
 
 
 def _twin(scratch: object, torch_module: torch.nn.Module) -> torch.nn.Module:
@@ -33,22 +30,14 @@ def _max_diff(a: np.ndarray, b: torch.Tensor) -> float:
     return float(np.max(np.abs(a - b.detach().numpy())))
 
 
-@pytest.mark.parametrize("kind", list(TWINS))
-@pytest.mark.parametrize(
-    "num_layers, batch_first, bidirectional, with_state, bias",
-    [
-        (1, False, False, False, True),
-        (2, False, False, True, True),
-        (2, True, False, True, True),
-        (1, False, True, True, True),
-        (2, True, True, True, True),
-        (1, False, False, True, False),
-    ],
-)
-def test_sequence_layer_matches_torch(
-    kind, num_layers, batch_first, bidirectional, with_state, bias
-):
-    cls, torch_cls, options = TWINS[kind]
+@pytest.mark.parametrize("kind", list(SEQUENCE_LAYERS))
+@pytest.mark.parametrize("config", list(SEQUENCE_CONFIGS), ids=lambda s: s.strip() or "default")
+def test_sequence_layer_matches_torch(kind, config):
+    num_layers, batch_first, bidirectional, with_state, bias = (
+        SEQUENCE_CONFIGS[config][k]
+        for k in ("num_layers", "batch_first", "bidirectional", "with_state", "bias")
+    )
+    cls, torch_cls, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(7)
     kw = dict(
         num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional
@@ -91,9 +80,9 @@ def test_sequence_layer_matches_torch(
             assert _max_diff(mine, theirs.grad) < 1e-12
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["RNN-tanh", "LSTM", "GRU"])
 def test_unbatched_input_matches_torch(kind):
-    cls, torch_cls, options = TWINS[kind]
+    cls, torch_cls, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(3)
     layer = cls(D, H, num_layers=2, **options, dtype=np.float64, rng=rng)
     twin = _twin(layer, torch_cls(D, H, num_layers=2, **options, dtype=torch.float64))
@@ -108,14 +97,7 @@ def test_unbatched_input_matches_torch(kind):
     assert _max_diff(layer.backward(g), xt.grad) < 1e-12
 
 
-@pytest.mark.parametrize(
-    "cls, torch_cls, options",
-    [
-        (RNNCell, torch.nn.RNNCell, {"nonlinearity": "relu"}),
-        (LSTMCell, torch.nn.LSTMCell, {}),
-        (GRUCell, torch.nn.GRUCell, {}),
-    ],
-)
+@pytest.mark.parametrize("cls, torch_cls, options", CELL_CASES.values(), ids=CELL_CASES)
 def test_cells_match_torch(cls, torch_cls, options):
     rng = np.random.default_rng(5)
     cell = cls(D, H, **options, dtype=np.float64, rng=rng)
@@ -146,10 +128,10 @@ def _numeric_grad(f, array: np.ndarray, index: tuple, eps: float = 1e-6) -> floa
     return (plus - minus) / (2 * eps)
 
 
-@pytest.mark.parametrize("kind", list(TWINS))
+@pytest.mark.parametrize("kind", list(SEQUENCE_LAYERS))
 def test_sequence_layer_passes_finite_differences(kind):
     """Central differences on the input, h0 and a few entries of every weight (2 layers, bidir)."""
-    cls, _, options = TWINS[kind]
+    cls, _, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(11)
     layer = cls(3, 3, num_layers=2, bidirectional=True, **options, dtype=np.float64, rng=rng)
     is_lstm = cls is LSTM

@@ -20,7 +20,7 @@ V, E, HID, LAYERS = 11, 6, 5, 2
 
 
 class TorchCharLSTM(torch.nn.Module):
-    """The twin written out in torch, with the LAYOUTS.md module tree."""
+    """The twin written out in torch, with the docs/LAYOUTS.md module tree."""
 
     def __init__(self) -> None:
         super().__init__()

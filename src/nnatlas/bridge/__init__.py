@@ -1,8 +1,12 @@
-"""The one place that imports both engines: weight transfer scratch <-> torch and parity checks.
+"""Where the two engines meet: weight transfer scratch <-> torch and parity checks.
+
+With the NumPy side of the Trainer, this package is where modules may import both torch and
+:mod:`nnatlas.scratch` (tests/test_boundaries.py holds the rule).
 
 - :mod:`~nnatlas.bridge.transfer`: copy parameters and buffers by name, both ways.
 - :mod:`~nnatlas.bridge.parity`: ``check_parity`` compares outputs, gradients and optimizer steps.
-- :mod:`~nnatlas.bridge.zoo`: the scratch twin of a zoo model (MLP, LeNet-5, LSTM LM) and back.
+- :mod:`~nnatlas.bridge.zoo`: the scratch twin of a zoo model (MLP, LeNet-5, the recurrent LMs)
+  and back.
 - ``checks_*`` modules register the checks that ``nnatlas check`` runs.
 """
 

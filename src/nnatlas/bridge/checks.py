@@ -1,5 +1,6 @@
-"""The registry behind ``nnatlas check``: each scratch component registers a check that runs a
-finite-difference gradient check and a float64 parity comparison with its PyTorch twin.
+"""The checks behind ``nnatlas check``: each scratch component registers a check that runs a
+finite-difference gradient check and a float64 parity comparison with its PyTorch twin;
+:func:`select_checks` picks some by name and :func:`run_checks` runs them, seeded.
 
 A check module (``nnatlas/bridge/checks_*.py``) registers functions like::
 
@@ -15,8 +16,12 @@ float64 parity max abs difference <= 1e-10.
 from __future__ import annotations
 
 import math
+import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from nnatlas.errors import NnatlasError
 
 GRADCHECK_TOL = 1e-6
 PARITY_TOL = 1e-10
@@ -89,9 +94,70 @@ def all_checks() -> dict[str, Check]:
 def _load_check_modules() -> None:
     import importlib
     import pkgutil
+    from pathlib import Path
 
-    import nnatlas.bridge as bridge_pkg
-
-    for info in pkgutil.iter_modules(bridge_pkg.__path__):
+    # The folder, not the package: importing nnatlas.bridge here would close the circle
+    # bridge -> parity -> registry -> bridge.
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name.startswith("checks_"):
             importlib.import_module(f"nnatlas.bridge.{info.name}")
+
+
+class UnknownCheckError(NnatlasError, KeyError):
+    """No registered check matches a name; the message lists the groups and the names."""
+
+
+def select_checks(name: str) -> list[Check]:
+    """The registered checks that ``name`` selects, case-insensitively.
+
+    ``"all"`` selects everything; otherwise a group name (e.g. ``"layers"``), else every check
+    whose name starts with ``name`` (``"gelu"``: GELU and GELU(approximate='tanh')), else every
+    check whose name contains it (``"amsgrad"``).
+
+    Raises:
+        UnknownCheckError: nothing matches; the message lists the groups and check names.
+    """
+    checks = list(all_checks().values())
+    key = name.strip().lower()
+    if key == "all":
+        return checks
+    for matches in (
+        [c for c in checks if c.group.lower() == key],
+        [c for c in checks if c.name.lower().startswith(key)],  # "gelu" -> GELU and its variants
+        [c for c in checks if key in c.name.lower()],
+    ):
+        if matches:
+            return matches
+    groups = sorted({c.group for c in checks})
+    raise UnknownCheckError(
+        f"no check matches {name!r}. Use 'all', a group ({', '.join(groups)}) or a check name: "
+        + ", ".join(c.name for c in checks)
+    )
+
+
+def run_checks(checks: list[Check]) -> list[CheckResult]:
+    """Run ``checks``; a check that raises becomes a failed result whose detail is the error."""
+    import torch
+
+    from nnatlas.scratch import manual_seed
+
+    results = []
+    for check in checks:
+        # Same numbers on every run, whatever ran before: seed both engines' default generators.
+        torch.manual_seed(0)
+        manual_seed(0)
+        start = time.perf_counter()
+        try:
+            result = check.run()
+        except Exception as err:  # noqa: BLE001 - report every broken check, keep going
+            last = traceback.extract_tb(err.__traceback__)[-1]
+            result = CheckResult(
+                check.name,
+                check.group,
+                detail=f"{type(err).__name__}: {err} ({last.filename}:{last.lineno})",
+            )
+        # Report under the registered name, which is unique and what selection matches.
+        result.name, result.group = check.name, check.group
+        result.extra["seconds"] = time.perf_counter() - start
+        results.append(result)
+    return results

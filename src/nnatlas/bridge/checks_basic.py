@@ -1,10 +1,14 @@
 """``nnatlas check`` entries for the core scratch components: Linear, activations, Dropout,
-BatchNorm1d, Sequential, the MLP, losses and optimizers.
+BatchNorm1d, Sequential, the MLP (against the zoo's ``mlp``), losses and optimizers.
 
 Each check runs a finite-difference gradient check (float64, random upstream gradient) and a
 float64 parity comparison with the PyTorch twin (same weights -> same outputs and gradients;
 for optimizers, the same parameters after 3 steps). Inputs are small so each check takes a few
 milliseconds; seeds are fixed so the numbers are reproducible.
+
+The cases are declarative tables, one per component (``LAYER_CASES``, ``ACTIVATION_CASES``,
+``LOSS_CASES``, ``OPTIMIZER_CASES``), each registered as one check per entry; the tests in
+``tests/scratch`` parametrize over these same tables.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnatlas.bridge.checks import CheckResult, register_check
 from nnatlas.bridge.parity import ParityReport, check_parity
-from nnatlas.bridge.registry import CheckResult, register_check
 from nnatlas.bridge.transfer import to_numpy, torch_to_scratch
+from nnatlas.models import create_model
 from nnatlas.scratch import activations as act
 from nnatlas.scratch import losses as L
 from nnatlas.scratch.batchnorm import BatchNorm1d
@@ -55,33 +60,9 @@ def _result(
     )
 
 
-def _layer(
-    name: str,
-    group: str,
-    make: Callable[[], tuple[Module, torch.nn.Module]],
-    shape: tuple[int, ...],
-    train: bool = True,
-    **parity_kwargs: Any,
-) -> None:
-    """Register a gradcheck + parity check of one layer on a random input of ``shape``."""
-
-    @register_check(name, group)
-    def _run() -> CheckResult:
-        torch.manual_seed(0)
-        scratch, twin = make()
-        torch_to_scratch(twin, scratch)  # gradcheck at the same (non-trivial) weights as parity
-        scratch.train(train)
-        twin.train(train)
-        x = _rng(1).standard_normal(shape)
-        return _result(
-            name,
-            group,
-            gradcheck(scratch, x, rng=_rng(2)),
-            check_parity(scratch, twin, x, rng=_rng(3), **parity_kwargs),
-        )
+LayerCase = tuple[Callable[[], Module], Callable[[], torch.nn.Module], tuple[int, ...], bool]
 
 
-# -- layers -----------------------------------------------------------------------------------
 def _perturbed_bn(bn: torch.nn.BatchNorm1d) -> torch.nn.BatchNorm1d:
     """Non-trivial gamma, beta and running statistics, so eval mode is more than the identity."""
     with torch.no_grad():
@@ -92,42 +73,56 @@ def _perturbed_bn(bn: torch.nn.BatchNorm1d) -> torch.nn.BatchNorm1d:
     return bn
 
 
-_layer("Linear", "layers", lambda: (Linear(5, 4), torch.nn.Linear(5, 4)), (3, 5))
-_layer(
-    "Linear(bias=False, 3-D input)",
-    "layers",
-    lambda: (Linear(5, 4, bias=False), torch.nn.Linear(5, 4, bias=False)),
-    (2, 3, 5),
-)
-for _shape in [(6, 4), (5, 4, 3)]:
-    _dims = "(N, C)" if len(_shape) == 2 else "(N, C, L)"
-    for _train in (True, False):
-        _layer(
-            f"BatchNorm1d {'train' if _train else 'eval'} {_dims}",
-            "layers",
-            lambda: (BatchNorm1d(4), _perturbed_bn(torch.nn.BatchNorm1d(4))),
-            _shape,
-            _train,
+def _register_layer(name: str, group: str, case: LayerCase) -> None:
+    """Register a gradcheck + parity check of one layer on a random input of the case's shape."""
+    make_scratch, make_torch, shape, train = case
+
+    @register_check(name, group)
+    def _run() -> CheckResult:
+        torch.manual_seed(0)
+        scratch, twin = make_scratch(), make_torch()
+        torch_to_scratch(twin, scratch)  # gradcheck at the same (non-trivial) weights as parity
+        scratch.train(train)
+        twin.train(train)
+        x = _rng(1).standard_normal(shape)
+        return _result(
+            name,
+            group,
+            gradcheck(scratch, x, rng=_rng(2)),
+            check_parity(scratch, twin, x, rng=_rng(3)),
         )
-_layer(
-    "BatchNorm1d(momentum=None, affine=False)",
-    "layers",
-    lambda: (
-        BatchNorm1d(4, momentum=None, affine=False),
-        torch.nn.BatchNorm1d(4, momentum=None, affine=False),
+
+
+# -- layers -----------------------------------------------------------------------------------
+_BN1D = (lambda: BatchNorm1d(4), lambda: _perturbed_bn(torch.nn.BatchNorm1d(4)))
+# name -> (scratch factory, torch factory, input shape, training mode)
+LAYER_CASES: dict[str, LayerCase] = {
+    "Linear": (lambda: Linear(5, 4), lambda: torch.nn.Linear(5, 4), (3, 5), True),
+    "Linear(bias=False, 3-D input)": (
+        lambda: Linear(5, 4, bias=False),
+        lambda: torch.nn.Linear(5, 4, bias=False),
+        (2, 3, 5),
+        True,
     ),
-    (6, 4),
-)
-_layer(
-    "BatchNorm1d(track_running_stats=False) eval",
-    "layers",
-    lambda: (
-        BatchNorm1d(4, track_running_stats=False),
-        torch.nn.BatchNorm1d(4, track_running_stats=False),
+    "BatchNorm1d train (N, C)": (*_BN1D, (6, 4), True),
+    "BatchNorm1d eval (N, C)": (*_BN1D, (6, 4), False),
+    "BatchNorm1d train (N, C, L)": (*_BN1D, (5, 4, 3), True),
+    "BatchNorm1d eval (N, C, L)": (*_BN1D, (5, 4, 3), False),
+    "BatchNorm1d(momentum=None, affine=False)": (
+        lambda: BatchNorm1d(4, momentum=None, affine=False),
+        lambda: torch.nn.BatchNorm1d(4, momentum=None, affine=False),
+        (6, 4),
+        True,
     ),
-    (6, 4),
-    False,
-)
+    "BatchNorm1d(track_running_stats=False) eval": (
+        lambda: BatchNorm1d(4, track_running_stats=False),
+        lambda: torch.nn.BatchNorm1d(4, track_running_stats=False),
+        (6, 4),
+        False,
+    ),
+}
+for _name, _case in LAYER_CASES.items():
+    _register_layer(_name, "layers", _case)
 
 
 @register_check("Dropout", "layers")
@@ -167,24 +162,27 @@ def _check_sequential() -> CheckResult:
 
 
 # -- activations ------------------------------------------------------------------------------
-_ACTIVATIONS: list[tuple[str, Callable[[], Module], Callable[[], torch.nn.Module]]] = [
-    ("Sigmoid", act.Sigmoid, torch.nn.Sigmoid),
-    ("Tanh", act.Tanh, torch.nn.Tanh),
-    ("ReLU", act.ReLU, torch.nn.ReLU),
-    ("LeakyReLU(0.1)", lambda: act.LeakyReLU(0.1), lambda: torch.nn.LeakyReLU(0.1)),
-    ("GELU", act.GELU, torch.nn.GELU),
-    ("GELU(approximate='tanh')", lambda: act.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
-    ("Softmax(dim=1)", lambda: act.Softmax(1), lambda: torch.nn.Softmax(1)),
-]
-for _name, _make_s, _make_t in _ACTIVATIONS:
-    _layer(_name, "activations", lambda s=_make_s, t=_make_t: (s(), t()), (3, 4, 5))
+# name -> (scratch factory, torch factory); each on a (3, 4, 5) input in training mode
+ACTIVATION_CASES: dict[str, tuple[Callable[[], Module], Callable[[], torch.nn.Module]]] = {
+    "Sigmoid": (act.Sigmoid, torch.nn.Sigmoid),
+    "Tanh": (act.Tanh, torch.nn.Tanh),
+    "ReLU": (act.ReLU, torch.nn.ReLU),
+    "LeakyReLU(0.1)": (lambda: act.LeakyReLU(0.1), lambda: torch.nn.LeakyReLU(0.1)),
+    "GELU": (act.GELU, torch.nn.GELU),
+    "GELU(approximate='tanh')": (lambda: act.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
+    "Softmax(dim=1)": (lambda: act.Softmax(1), lambda: torch.nn.Softmax(1)),
+    "Softmax(dim=-1)": (lambda: act.Softmax(-1), lambda: torch.nn.Softmax(-1)),
+}
+for _name, (_make_s, _make_t) in ACTIVATION_CASES.items():
+    _register_layer(_name, "activations", (_make_s, _make_t, (3, 4, 5), True))
 
 
 # -- losses -----------------------------------------------------------------------------------
-def _loss(
-    name: str,
-    make: Callable[[], tuple[Module, torch.nn.Module]],
-    data: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]],
+LossData = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def _register_loss(
+    name: str, make: Callable[[], tuple[Module, torch.nn.Module]], data: LossData
 ) -> None:
     """Register gradcheck of d loss/d logits and parity of loss value and gradient with torch."""
 
@@ -207,7 +205,9 @@ def _loss(
         return _result(name, "losses", grad, parity)
 
 
-def _classes(shape: tuple[int, ...], n_classes: int, ignore: int = 0):
+def _classes(shape: tuple[int, ...], n_classes: int, ignore: int = 0) -> LossData:
+    """Logits of ``shape`` and class targets, the first ``ignore`` of them -100 (ignored)."""
+
     def data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         logits = rng.standard_normal(shape) * 2
         target = rng.integers(0, n_classes, (shape[0],) + shape[2:])
@@ -218,98 +218,106 @@ def _classes(shape: tuple[int, ...], n_classes: int, ignore: int = 0):
 
 
 _W = np.array([0.5, 1.0, 2.0, 1.5])
-_loss(
-    "CrossEntropyLoss",
-    lambda: (L.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
-    _classes((6, 4), 4),
-)
-_loss(
-    "CrossEntropyLoss(label_smoothing=0.1)",
-    lambda: (
-        L.CrossEntropyLoss(label_smoothing=0.1),
-        torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+# name -> (factory of the (scratch, torch) criteria, data(rng) -> (logits, target))
+LOSS_CASES: dict[str, tuple[Callable[[], tuple[Module, torch.nn.Module]], LossData]] = {
+    "CrossEntropyLoss": (
+        lambda: (L.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
+        _classes((6, 4), 4),
     ),
-    _classes((6, 4), 4),
-)
-_loss(
-    "CrossEntropyLoss(weight, ignore_index, label_smoothing)",
-    lambda: (
-        L.CrossEntropyLoss(weight=_W, label_smoothing=0.2),
-        torch.nn.CrossEntropyLoss(weight=torch.from_numpy(_W), label_smoothing=0.2),
+    "CrossEntropyLoss(label_smoothing=0.1)": (
+        lambda: (
+            L.CrossEntropyLoss(label_smoothing=0.1),
+            torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+        ),
+        _classes((6, 4), 4),
     ),
-    _classes((6, 4), 4, ignore=2),
-)
-_loss(
-    "CrossEntropyLoss((N, C, d) sum)",
-    lambda: (L.CrossEntropyLoss(reduction="sum"), torch.nn.CrossEntropyLoss(reduction="sum")),
-    _classes((3, 4, 5), 4, ignore=1),
-)
-_loss(
-    "CrossEntropyLoss(none)",
-    lambda: (L.CrossEntropyLoss(reduction="none"), torch.nn.CrossEntropyLoss(reduction="none")),
-    _classes((6, 4), 4, ignore=1),
-)
-_loss(
-    "CrossEntropyLoss(probability targets)",
-    lambda: (
-        L.CrossEntropyLoss(label_smoothing=0.1),
-        torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+    "CrossEntropyLoss(weight, ignore_index, label_smoothing)": (
+        lambda: (
+            L.CrossEntropyLoss(weight=_W, label_smoothing=0.2),
+            torch.nn.CrossEntropyLoss(weight=torch.from_numpy(_W), label_smoothing=0.2),
+        ),
+        _classes((6, 4), 4, ignore=2),
     ),
-    lambda rng: (rng.standard_normal((5, 4)), rng.dirichlet(np.ones(4), 5)),
-)
-_loss(
-    "MSELoss",
-    lambda: (L.MSELoss(), torch.nn.MSELoss()),
-    lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal((4, 3))),
-)
-_loss(
-    "BCEWithLogitsLoss",
-    lambda: (L.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss()),
-    lambda rng: (rng.standard_normal((5, 3)) * 4, (rng.random((5, 3)) > 0.5).astype(np.float64)),
-)
-_loss(
-    "BCEWithLogitsLoss(pos_weight, sum)",
-    lambda: (
-        L.BCEWithLogitsLoss(pos_weight=_W[:3], reduction="sum"),
-        torch.nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(_W[:3]), reduction="sum"),
+    "CrossEntropyLoss((N, C, d) sum)": (
+        lambda: (L.CrossEntropyLoss(reduction="sum"), torch.nn.CrossEntropyLoss(reduction="sum")),
+        _classes((3, 4, 5), 4, ignore=1),
     ),
-    lambda rng: (rng.standard_normal((5, 3)) * 4, rng.random((5, 3))),
-)
+    "CrossEntropyLoss(none)": (
+        lambda: (
+            L.CrossEntropyLoss(reduction="none"),
+            torch.nn.CrossEntropyLoss(reduction="none"),
+        ),
+        _classes((6, 4), 4, ignore=1),
+    ),
+    "CrossEntropyLoss(probability targets)": (
+        lambda: (
+            L.CrossEntropyLoss(label_smoothing=0.1),
+            torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+        ),
+        lambda rng: (rng.standard_normal((5, 4)), rng.dirichlet(np.ones(4), 5)),
+    ),
+    "MSELoss": (
+        lambda: (L.MSELoss(), torch.nn.MSELoss()),
+        lambda rng: (rng.standard_normal((4, 3)), rng.standard_normal((4, 3))),
+    ),
+    "BCEWithLogitsLoss": (
+        lambda: (L.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss()),
+        lambda rng: (
+            rng.standard_normal((5, 3)) * 4,
+            (rng.random((5, 3)) > 0.5).astype(np.float64),
+        ),
+    ),
+    "BCEWithLogitsLoss(pos_weight, sum)": (
+        lambda: (
+            L.BCEWithLogitsLoss(pos_weight=_W[:3], reduction="sum"),
+            torch.nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(_W[:3]), reduction="sum"),
+        ),
+        lambda rng: (rng.standard_normal((5, 3)) * 4, rng.random((5, 3))),
+    ),
+}
+for _name, (_make, _data) in LOSS_CASES.items():
+    _register_loss(_name, _make, _data)
 
 
 # -- optimizers -------------------------------------------------------------------------------
-_OPTIMIZERS: list[tuple[str, str, dict[str, Any]]] = [
-    ("SGD", "sgd", dict(lr=0.1)),
-    ("SGD(momentum)", "sgd", dict(lr=0.1, momentum=0.9)),
-    (
-        "SGD(momentum, dampening, weight_decay)",
+# name -> (optimizer, keyword arguments): ``nnatlas.scratch.optim.OPTIMIZERS[optimizer]`` against
+# ``nnatlas.bridge.parity.TORCH_OPTIMIZERS[optimizer]``, 3 steps of a Linear on cross-entropy
+OPTIMIZER_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "SGD": ("sgd", dict(lr=0.1)),
+    "SGD(momentum)": ("sgd", dict(lr=0.1, momentum=0.9)),
+    "SGD(momentum, dampening, weight_decay)": (
         "sgd",
         dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01),
     ),
-    (
-        "SGD(nesterov, weight_decay)",
+    "SGD(nesterov, weight_decay)": (
         "sgd",
         dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
     ),
-    ("RMSprop", "rmsprop", dict(lr=0.01)),
-    (
-        "RMSprop(centered, momentum, weight_decay)",
+    "RMSprop": ("rmsprop", dict(lr=0.01)),
+    "RMSprop(alpha, momentum, weight_decay)": (
+        "rmsprop",
+        dict(lr=0.01, alpha=0.9, momentum=0.7, weight_decay=0.1),
+    ),
+    "RMSprop(centered, eps)": ("rmsprop", dict(lr=0.01, centered=True, eps=1e-6)),
+    "RMSprop(centered, momentum, weight_decay)": (
         "rmsprop",
         dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.01),
     ),
-    ("Adam", "adam", dict(lr=0.01)),
-    (
-        "Adam(amsgrad, weight_decay)",
+    "Adam": ("adam", dict(lr=0.01)),
+    "Adam(betas, weight_decay)": ("adam", dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1)),
+    "Adam(amsgrad, weight_decay)": (
         "adam",
         dict(lr=0.01, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.01),
     ),
-    ("AdamW", "adamw", dict(lr=0.01)),
-    ("AdamW(amsgrad)", "adamw", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
-]
-for _name, _opt, _kwargs in _OPTIMIZERS:
+    "AdamW": ("adamw", dict(lr=0.01)),
+    "AdamW(amsgrad)": ("adamw", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "AdamW(weight_decay, eps)": ("adamw", dict(lr=0.02, weight_decay=0.3, eps=1e-6)),
+}
 
-    @register_check(_name, "optim")
-    def _run(name: str = _name, opt: str = _opt, kwargs: dict[str, Any] = _kwargs) -> CheckResult:
+
+def _register_optimizer(name: str, opt: str, kwargs: dict[str, Any]) -> None:
+    @register_check(name, "optim")
+    def _run() -> CheckResult:
         torch.manual_seed(0)
         x = _rng(1).standard_normal((6, 5))
         y = _rng(2).integers(0, 3, 6)
@@ -323,6 +331,10 @@ for _name, _opt, _kwargs in _OPTIMIZERS:
             steps=3,
         )
         return _result(name, "optim", None, parity)
+
+
+for _name, (_opt, _kwargs) in OPTIMIZER_CASES.items():
+    _register_optimizer(_name, _opt, _kwargs)
 
 
 @register_check("clip_grad_norm_ / clip_grad_value_", "optim")
@@ -349,28 +361,13 @@ def _check_clip() -> CheckResult:
 
 
 # -- models -----------------------------------------------------------------------------------
-class _TorchMLP(torch.nn.Module):
-    """The zoo's MLP layout (LAYOUTS.md), built here so this check needs no zoo import."""
-
-    def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        layers: list[torch.nn.Module] = []
-        prev = in_features
-        for h in hidden:
-            layers += [torch.nn.Linear(prev, h), torch.nn.BatchNorm1d(h), torch.nn.Tanh()]
-            prev = h
-        self.features = torch.nn.Sequential(*layers)
-        self.head = torch.nn.Linear(prev, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.flatten(1)))
-
-
 @register_check("MLP (scratch model, cross-entropy, SGD step)", "models")
 def _check_mlp() -> CheckResult:
+    """The scratch MLP against the zoo's ``mlp`` entry itself, same arguments on both sides."""
+    kwargs = dict(hidden_sizes=(8, 6), activation="tanh", batchnorm=True)
     torch.manual_seed(0)
-    scratch = MLP(12, 3, hidden_sizes=(8, 6), activation="tanh", batchnorm=True)
-    twin = _TorchMLP(12, 3, (8, 6))
+    scratch = MLP(12, 3, **kwargs)
+    twin = create_model("mlp", in_features=12, num_classes=3, **kwargs)
     x = _rng(1).standard_normal((5, 3, 4))  # (N, *) is flattened to (N, 12)
     y = _rng(2).integers(0, 3, 5)
     parity = check_parity(

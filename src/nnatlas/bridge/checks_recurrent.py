@@ -7,12 +7,16 @@ Each check runs, in float64 on a few tiny random inputs:
 - a parity comparison with the torch twin holding the same weights: the outputs, the final
   states and every gradient (input, initial state, weights) under random upstream gradients.
 
-``LSTM-2layer`` checks a whole model with :func:`nnatlas.bridge.parity.check_parity`: the scratch
-:class:`CharLSTM` against the zoo's ``lstm_lm`` (outputs, loss, gradients, weights after three
-Adam steps).
+``LSTM-2layer``, ``GRU-2layer`` and ``RNN-2layer`` check whole models with
+:func:`nnatlas.bridge.parity.check_parity`: the scratch :class:`CharLSTM` and :class:`CharRNN`
+against the zoo's ``lstm_lm``, ``gru_lm`` and ``rnn_lm`` (outputs, loss, gradients, weights after
+three Adam steps), plus a finite-difference check of every weight.
 
 The layer checks compare by hand instead of through ``check_parity`` because they also need the
 gradients w.r.t. the initial state ``hx``, an argument ``check_parity`` does not differentiate.
+
+The cases are declarative tables owned by the checks (``SEQUENCE_LAYERS`` x ``SEQUENCE_CONFIGS``,
+``CELL_CASES``, ``LM_CASES``); the tests in ``tests/scratch`` parametrize over these same tables.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from nnatlas.bridge.checks import CheckResult, register_check
 from nnatlas.bridge.parity import check_parity
-from nnatlas.bridge.registry import CheckResult, register_check
 from nnatlas.bridge.transfer import scratch_to_torch, to_numpy
 from nnatlas.models import create_model
 from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.gradcheck import gradcheck
-from nnatlas.scratch.models.char_lstm import CharLSTM
+from nnatlas.scratch.models.char_lstm import CharLSTM, CharRNN
 from nnatlas.scratch.module import Parameter
 from nnatlas.scratch.recurrent import GRU, LSTM, RNN
 from nnatlas.scratch.rnn_cells import GRUCell, LSTMCell, RNNCell
@@ -36,20 +40,41 @@ from nnatlas.scratch.rnn_cells import GRUCell, LSTMCell, RNNCell
 GROUP = "recurrent"
 T, N, D, H = 3, 2, 3, 2  # tiny: gradcheck costs two forwards per weight element
 
-_LAYERS: dict[str, tuple[type, Callable[..., torch.nn.Module], dict]] = {
+# kind -> (scratch class, torch class, options both take)
+SEQUENCE_LAYERS: dict[str, tuple[type, Callable[..., torch.nn.Module], dict]] = {
     "RNN-tanh": (RNN, torch.nn.RNN, {"nonlinearity": "tanh"}),
     "RNN-relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
     "LSTM": (LSTM, torch.nn.LSTM, {}),
     "GRU": (GRU, torch.nn.GRU, {}),
 }
-_CONFIGS = {
-    "": dict(num_layers=1, batch_first=False, bidirectional=False, with_state=False),
+# name suffix -> configuration; every kind is checked in every configuration
+SEQUENCE_CONFIGS: dict[str, dict[str, bool | int]] = {
+    "": dict(num_layers=1, batch_first=False, bidirectional=False, with_state=False, bias=True),
+    " 2 layers, initial state": dict(
+        num_layers=2, batch_first=False, bidirectional=False, with_state=True, bias=True
+    ),
     " 2 layers, batch_first, initial state": dict(
-        num_layers=2, batch_first=True, bidirectional=False, with_state=True
+        num_layers=2, batch_first=True, bidirectional=False, with_state=True, bias=True
+    ),
+    " bidirectional, initial state": dict(
+        num_layers=1, batch_first=False, bidirectional=True, with_state=True, bias=True
     ),
     " bidirectional, 2 layers, initial state": dict(
-        num_layers=2, batch_first=False, bidirectional=True, with_state=True
+        num_layers=2, batch_first=False, bidirectional=True, with_state=True, bias=True
     ),
+    " bidirectional, 2 layers, batch_first, initial state": dict(
+        num_layers=2, batch_first=True, bidirectional=True, with_state=True, bias=True
+    ),
+    " bias=False, initial state": dict(
+        num_layers=1, batch_first=False, bidirectional=False, with_state=True, bias=False
+    ),
+}
+# name -> (scratch cell, torch cell, options both take)
+CELL_CASES: dict[str, tuple[type, Callable[..., torch.nn.Module], dict]] = {
+    "RNNCell": (RNNCell, torch.nn.RNNCell, {"nonlinearity": "tanh"}),
+    "RNNCell(nonlinearity='relu')": (RNNCell, torch.nn.RNNCell, {"nonlinearity": "relu"}),
+    "LSTMCell": (LSTMCell, torch.nn.LSTMCell, {}),
+    "GRUCell": (GRUCell, torch.nn.GRUCell, {}),
 }
 
 
@@ -58,11 +83,18 @@ def _max_abs(pairs: list[tuple[np.ndarray, torch.Tensor]]) -> float:
 
 
 def _check_sequence(
-    kind: str, num_layers: int, batch_first: bool, bidirectional: bool, with_state: bool
+    kind: str,
+    num_layers: int,
+    batch_first: bool,
+    bidirectional: bool,
+    with_state: bool,
+    bias: bool = True,
 ):
-    cls, torch_cls, options = _LAYERS[kind]
+    cls, torch_cls, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(0)
-    kw = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional)
+    kw = dict(
+        num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional, bias=bias
+    )
     layer = cls(D, H, **kw, **options, dtype=np.float64, rng=rng)
     is_lstm = cls is LSTM
     states_shape = (num_layers * (2 if bidirectional else 1), N, H)
@@ -131,13 +163,14 @@ def _register_sequence(kind: str, suffix: str, config: dict) -> None:
         )
 
 
-for _kind in _LAYERS:
-    for _suffix, _config in _CONFIGS.items():
+for _kind in SEQUENCE_LAYERS:
+    for _suffix, _config in SEQUENCE_CONFIGS.items():
         _register_sequence(_kind, _suffix, _config)
 
 
-def _check_cell(cls: type, torch_cls: Callable[..., torch.nn.Module], options: dict) -> CheckResult:
-    name = cls.__name__
+def _check_cell(
+    name: str, cls: type, torch_cls: Callable[..., torch.nn.Module], options: dict
+) -> CheckResult:
     rng = np.random.default_rng(1)
     cell = cls(D, H, **options, dtype=np.float64, rng=rng)
     is_lstm = cls is LSTMCell
@@ -177,14 +210,8 @@ def _check_cell(cls: type, torch_cls: Callable[..., torch.nn.Module], options: d
     )  # fmt: skip
 
 
-for _cls, _torch_cls, _options in [
-    (RNNCell, torch.nn.RNNCell, {"nonlinearity": "tanh"}),
-    (LSTMCell, torch.nn.LSTMCell, {}),
-    (GRUCell, torch.nn.GRUCell, {}),
-]:
-    register_check(_cls.__name__, group=GROUP)(
-        lambda c=_cls, t=_torch_cls, o=_options: _check_cell(c, t, o)
-    )
+for _name, _case in CELL_CASES.items():
+    register_check(_name, group=GROUP)(lambda n=_name, c=_case: _check_cell(n, *c))
 
 
 @register_check("Embedding", group=GROUP)
@@ -209,12 +236,19 @@ def _check_embedding() -> CheckResult:
     )  # fmt: skip
 
 
-@register_check("LSTM-2layer", group="models")
-def _check_lstm_2layer_model() -> CheckResult:
-    """CharLSTM (2 layers) vs the zoo's lstm_lm: outputs, loss, gradients, 3 Adam steps."""
+# name -> (scratch model class, its options, zoo entry): 2-layer language models, both engines
+LM_CASES: dict[str, tuple[type[CharRNN], dict, str]] = {
+    "LSTM-2layer": (CharLSTM, {}, "lstm_lm"),
+    "GRU-2layer": (CharRNN, {"cell": "gru"}, "gru_lm"),
+    "RNN-2layer": (CharRNN, {"cell": "rnn"}, "rnn_lm"),
+}
+
+
+def _check_lm(name: str, cls: type[CharRNN], options: dict, zoo_name: str) -> CheckResult:
+    """A 2-layer scratch LM vs the zoo entry: outputs, loss, gradients, 3 Adam steps."""
     V, E, HID = 11, 4, 3
     rng = np.random.default_rng(3)
-    model = CharLSTM(V, E, HID, num_layers=2, dtype=np.float64, rng=rng)
+    model = cls(V, E, HID, num_layers=2, **options, dtype=np.float64, rng=rng)
     x = rng.integers(0, V, (2, 4))
     report = gradcheck(
         lambda ids: model(ids)[0], x, backward=model.backward,
@@ -224,7 +258,7 @@ def _check_lstm_2layer_model() -> CheckResult:
     x, y = rng.integers(0, V, (N_, T_)), rng.integers(0, V, (N_ * T_,))
     # Cross-entropy wants (M, V) logits: both engines flatten (N, T, V) the same way.
     parity = check_parity(
-        model, create_model("lstm_lm", vocab_size=V, embed_dim=E, hidden_size=HID, num_layers=2),
+        model, create_model(zoo_name, vocab_size=V, embed_dim=E, hidden_size=HID, num_layers=2),
         x, target=y, loss="cross_entropy",
         optimizer=("adam", {"lr": 0.05}), steps=3, rng=rng,
         forward_scratch=lambda m, ids: m(ids)[0].reshape(-1, V),
@@ -232,6 +266,10 @@ def _check_lstm_2layer_model() -> CheckResult:
         backward_scratch=lambda m, g: m.backward(g.reshape(N_, T_, V)),
     )  # fmt: skip
     return CheckResult(
-        "LSTM-2layer", "models", gradcheck_rel_error=report.max_rel_error,
-        parity_max_abs=parity.max_abs, detail="CharLSTM vs zoo lstm_lm, 3 Adam steps",
+        name, "models", gradcheck_rel_error=report.max_rel_error,
+        parity_max_abs=parity.max_abs, detail=f"{cls.__name__} vs zoo {zoo_name}, 3 Adam steps",
     )  # fmt: skip
+
+
+for _name, _case in LM_CASES.items():
+    register_check(_name, group="models")(lambda n=_name, c=_case: _check_lm(n, *c))

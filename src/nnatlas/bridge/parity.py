@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnatlas.bridge.registry import PARITY_TOL
+from nnatlas.bridge.checks import PARITY_TOL
 from nnatlas.bridge.transfer import to_numpy, torch_to_scratch
 from nnatlas.scratch import losses as scratch_losses
 from nnatlas.scratch.module import Module
@@ -40,7 +40,7 @@ _LOSSES: dict[str, tuple[type, type]] = {
     "mse": (scratch_losses.MSELoss, torch.nn.MSELoss),
     "bce_with_logits": (scratch_losses.BCEWithLogitsLoss, torch.nn.BCEWithLogitsLoss),
 }
-_TORCH_OPTIMIZERS = {
+TORCH_OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
     "adam": torch.optim.Adam,
@@ -261,7 +261,7 @@ def check_parity(
                 f"check_parity: unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}"
             )
         opt_s = OPTIMIZERS[name](scratch.parameters(), **kwargs)
-        opt_t = _TORCH_OPTIMIZERS[name](twin.parameters(), **kwargs)
+        opt_t = TORCH_OPTIMIZERS[name](twin.parameters(), **kwargs)
         for step in range(steps):
             if step > 0:
                 opt_s.zero_grad()

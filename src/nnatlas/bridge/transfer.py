@@ -1,6 +1,6 @@
 """Move weights between a scratch model and its PyTorch twin, by parameter name.
 
-Both engines build the same module tree (LAYOUTS.md), so ``state_dict`` keys agree and no
+Both engines build the same module tree (docs/LAYOUTS.md), so ``state_dict`` keys agree and no
 transposes or renames are needed: a copy only converts arrays <-> tensors. Copies are strict:
 a key present on one side only, or a shape mismatch, raises an error that names every offender.
 Values take the **destination's** dtype (cast the destination first, e.g. ``.double()`` /
@@ -36,7 +36,8 @@ def _check_keys(src: dict, dst: dict, src_name: str, dst_name: str) -> None:
     if missing or extra:
         raise KeyError(
             f"weight transfer {src_name} -> {dst_name}: keys only in the destination {missing}, "
-            f"keys only in the source {extra}. Do both models follow the same layout (LAYOUTS.md)?"
+            f"keys only in the source {extra}. Do both models follow the same layout "
+            "(docs/LAYOUTS.md)?"
         )
     wrong = [
         f"{k}: {tuple(src[k].shape)} vs {tuple(dst[k].shape)}"

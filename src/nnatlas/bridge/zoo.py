@@ -2,8 +2,10 @@
 
 :func:`scratch_twin` builds the scratch model with the same architecture as a zoo model and copies
 its weights in; :func:`torch_twin` goes the other way. Both models then compute the same function
-(in eval mode: dropout masks are random in each engine). Supported pairs, with the layouts of
-LAYOUTS.md:
+(in eval mode: dropout masks are random in each engine). Which registry entries have a twin is
+said once, by each entry's ``scratch_twin`` (:mod:`nnatlas.models.registry`); this module knows
+how to carry the architecture's arguments across. Supported pairs, with the layouts of
+docs/LAYOUTS.md:
 
 =====================================  ==========================================
 zoo (``nnatlas.models``)               scratch (``nnatlas.scratch.models``)
@@ -28,6 +30,7 @@ from nnatlas.bridge.transfer import scratch_to_torch, torch_to_scratch
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5 as TorchLeNet5
 from nnatlas.models.mlp import MLP as TorchMLP
+from nnatlas.models.registry import get_model_entry, list_models
 from nnatlas.scratch.models.char_lstm import CharLSTM, CharRNN
 from nnatlas.scratch.models.lenet import LeNet5 as ScratchLeNet5
 from nnatlas.scratch.models.mlp import MLP as ScratchMLP
@@ -35,7 +38,15 @@ from nnatlas.scratch.module import Module
 
 _TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-SUPPORTED = "MLP (mlp), LeNet5 (lenet5, lenet5_1998) and RecurrentLM (lstm_lm, gru_lm, rnn_lm)"
+
+
+def models_with_twins() -> list[str]:
+    """The registry names whose entry declares a NumPy twin."""
+    return [name for name in list_models() if get_model_entry(name).scratch_twin]
+
+
+def _supported() -> str:
+    return ", ".join(models_with_twins())
 
 
 def _numpy_dtype(model: torch.nn.Module) -> type[np.floating]:
@@ -80,13 +91,20 @@ def scratch_twin(model: torch.nn.Module) -> Module:
             rng=_rng(),
         )
     elif isinstance(model, RecurrentLM):
+        if model.dropout.p > 0:
+            raise TypeError(
+                f"the scratch twin of {model.cell}_lm has no dropout; build the zoo model with "
+                f"dropout=0 (it has {model.dropout.p})"
+            )
         size = (model.vocab_size, model.embedding.embedding_dim, model.rnn.hidden_size)
         if model.cell == "lstm":
             twin = CharLSTM(*size, model.rnn.num_layers, dtype=dtype, rng=_rng())
         else:
             twin = CharRNN(*size, model.rnn.num_layers, model.cell, dtype=dtype, rng=_rng())
     else:
-        raise TypeError(f"no scratch twin for {type(model).__name__}; supported: {SUPPORTED}")
+        raise TypeError(
+            f"no scratch twin for {type(model).__name__}; models with one: {_supported()}"
+        )
     torch_to_scratch(model, twin)
     twin.train(model.training)
     return twin
@@ -111,7 +129,9 @@ def torch_twin(model: Module) -> torch.nn.Module:
             model.vocab_size, embed_dim, model.hidden_size, model.num_layers, cell=model.cell
         )
     else:
-        raise TypeError(f"no zoo twin for scratch {type(model).__name__}; supported: {SUPPORTED}")
+        raise TypeError(
+            f"no zoo twin for scratch {type(model).__name__}; models with one: {_supported()}"
+        )
     twin = twin.to(dtype)
     scratch_to_torch(model, twin)
     twin.train(model.training)

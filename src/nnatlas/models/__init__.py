@@ -13,6 +13,7 @@ from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5
 from nnatlas.models.mlp import MLP
 from nnatlas.models.registry import (
+    KINDS,
     ModelEntry,
     UnknownModelError,
     create_model,
@@ -28,6 +29,7 @@ from nnatlas.models.seq2seq import Seq2Seq
 from nnatlas.models.vgg import VGG
 
 __all__ = [
+    "KINDS",
     "AlexNet",
     "CifarResNet",
     "LeNet5",

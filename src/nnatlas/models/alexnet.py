@@ -77,6 +77,8 @@ class AlexNet(VisionModel):
 
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes)
+
+    NumPy twin: none yet.
     """
 
     def __init__(

@@ -32,6 +32,8 @@ class AdditiveAttention(nn.Module):
     Shape:
         query: (N, Hq), keys: (N, S, Hk), mask: (N, S) bool or None
         -> context (N, Hk), weights (N, S)
+
+    NumPy twin: none yet.
     """
 
     def __init__(self, query_size: int, key_size: int, attn_size: int) -> None:
@@ -55,6 +57,8 @@ class LuongAttention(nn.Module):
     Shape:
         query: (N, Hq), keys: (N, S, Hk), mask: (N, S) bool or None
         -> context (N, Hk), weights (N, S)
+
+    NumPy twin: none yet.
     """
 
     def __init__(self, query_size: int, key_size: int, mode: str = "general") -> None:

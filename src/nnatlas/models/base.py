@@ -16,6 +16,8 @@ class VisionModel(nn.Module):
     Subclasses set ``num_classes``, ``num_features`` (the width entering the final Linear) and
     ``head_name`` (the dotted name of that Linear, e.g. ``"fc"`` or ``"classifier.6"``), and
     implement :meth:`forward_features` and :meth:`forward_head`.
+
+    NumPy twin: none yet (a base class: each subclass names its own).
     """
 
     num_classes: int

@@ -1,7 +1,7 @@
 """Recurrent language models (character or word level): embedding -> RNN/LSTM/GRU -> Linear.
 
-Keys follow LAYOUTS.md (``embedding``, ``rnn``, ``head``), so the scratch ``CharLSTM`` loads the
-state_dict of ``lstm_lm``. The hidden state is an explicit input and output, which is what
+Keys follow docs/LAYOUTS.md (``embedding``, ``rnn``, ``head``), so the scratch ``CharLSTM`` loads
+the state_dict of ``lstm_lm``. The hidden state is an explicit input and output, which is what
 truncated backpropagation through time needs: carry the state from one chunk of the text to the
 next, and :func:`detach_state` it so the gradient stops at the chunk boundary.
 """
@@ -34,6 +34,9 @@ class RecurrentLM(nn.Module):
     Shape:
         x: (N, T) int64, state: None or (L, N, H) [pair for LSTM]
         -> logits (N, T, vocab_size), state
+
+    NumPy twin: nnatlas.scratch.models.char_lstm.CharRNN, with the same cell (CharLSTM for
+    cell="lstm"); it has no dropout and no weight tying.
     """
 
     def __init__(
@@ -132,19 +135,34 @@ def detach_state(state: State | None) -> State | None:
     return _detach_state(state)
 
 
-@register_model(family="language_model", default_input=(32,), kind="lm")
+@register_model(
+    family="language_model",
+    default_input=(32,),
+    kind="lm",
+    scratch_twin="nnatlas.scratch.models.char_lstm:CharLSTM",
+)
 def lstm_lm(**kwargs: object) -> RecurrentLM:
     """LSTM language model (char-rnn style; scratch twin: CharLSTM)."""
     return RecurrentLM(cell="lstm", **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="language_model", default_input=(32,), kind="lm")
+@register_model(
+    family="language_model",
+    default_input=(32,),
+    kind="lm",
+    scratch_twin="nnatlas.scratch.models.char_lstm:CharRNN",
+)
 def gru_lm(**kwargs: object) -> RecurrentLM:
     """GRU language model."""
     return RecurrentLM(cell="gru", **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="language_model", default_input=(32,), kind="lm")
+@register_model(
+    family="language_model",
+    default_input=(32,),
+    kind="lm",
+    scratch_twin="nnatlas.scratch.models.char_lstm:CharRNN",
+)
 def rnn_lm(**kwargs: object) -> RecurrentLM:
     """Elman (tanh) RNN language model."""
     return RecurrentLM(cell="rnn", **kwargs)  # type: ignore[arg-type]

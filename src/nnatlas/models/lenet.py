@@ -1,5 +1,5 @@
 """LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998, "Gradient-based learning applied to document
-recognition"), twin of the scratch ``LeNet5``; keys follow LAYOUTS.md.
+recognition"), twin of the scratch ``LeNet5``; keys follow docs/LAYOUTS.md.
 
 Two variants share one layout:
 
@@ -34,6 +34,8 @@ class LeNet5(VisionModel):
 
     Shape:
         x: (N, in_chans, input_size, input_size) -> (N, num_classes)
+
+    NumPy twin: nnatlas.scratch.models.lenet.LeNet5, both variants.
     """
 
     def __init__(
@@ -86,13 +88,23 @@ class LeNet5(VisionModel):
         return self.classifier[:-1](x) if pre_logits else self.classifier(x)
 
 
-@register_model(family="lenet", default_input=(1, 28, 28))
+@register_model(
+    family="lenet",
+    default_input=(1, 28, 28),
+    fits=("num_classes", "in_chans", "input_size"),
+    scratch_twin="nnatlas.scratch.models.lenet:LeNet5",
+)
 def lenet5(num_classes: int = 10, in_chans: int = 1, **kwargs: object) -> LeNet5:
     """LeNet-5, modern (ReLU + max pooling) unless variant="1998"."""
     return LeNet5(num_classes=num_classes, in_chans=in_chans, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="lenet", default_input=(1, 28, 28))
+@register_model(
+    family="lenet",
+    default_input=(1, 28, 28),
+    fits=("num_classes", "in_chans", "input_size"),
+    scratch_twin="nnatlas.scratch.models.lenet:LeNet5",
+)
 def lenet5_1998(num_classes: int = 10, in_chans: int = 1, **kwargs: object) -> LeNet5:
     """LeNet-5 as in 1998: tanh and average pooling."""
     kwargs.setdefault("variant", "1998")

@@ -1,6 +1,6 @@
 """The multilayer perceptron: the first model of the path (ANN), twin of the scratch ``MLP``.
 
-Layout (keys) follows LAYOUTS.md so the NumPy twin loads this state_dict unchanged:
+Layout (keys) follows docs/LAYOUTS.md so the NumPy twin loads this state_dict unchanged:
 ``features.{i}`` are Linear / BatchNorm1d / activation / Dropout in that order per hidden layer,
 ``head`` is the final Linear.
 """
@@ -37,7 +37,7 @@ def make_activation(name: str) -> nn.Module:
 
 
 class MLP(VisionModel):
-    """Fully connected classifier on flattened inputs. Scratch twin: nnatlas.scratch.models.mlp.MLP.
+    """Fully connected classifier on flattened inputs.
 
     Args:
         in_features: size of one flattened example (784 for 28x28 grey images).
@@ -50,6 +50,8 @@ class MLP(VisionModel):
 
     Shape:
         x: (N, *) with prod(*) == in_features -> (N, num_classes)
+
+    NumPy twin: nnatlas.scratch.models.mlp.MLP.
     """
 
     def __init__(
@@ -98,7 +100,12 @@ class MLP(VisionModel):
         return x if pre_logits else self.head(x)
 
 
-@register_model(family="mlp", default_input=(1, 28, 28))
+@register_model(
+    family="mlp",
+    default_input=(1, 28, 28),
+    fits=("num_classes", "in_chans", "input_size", "in_features"),
+    scratch_twin="nnatlas.scratch.models.mlp:MLP",
+)
 def mlp(
     num_classes: int = 10,
     in_chans: int = 1,

@@ -2,6 +2,11 @@
 
 Each model family registers small functions (``resnet18(**kw) -> nn.Module``); the rest of nnatlas
 asks for a model by name with :func:`create_model`, so a CLI flag or a config file can pick one.
+
+An entry also carries the facts that the rest of the project would otherwise guess from names:
+its ``kind`` (what it takes and predicts), the constructor arguments it ``fits`` to a dataset
+(``num_classes``, ``in_chans``, ``vocab_size`` ...) and its NumPy twin (``scratch_twin``), so
+``--engine scratch`` works for every model that has one and the list of twins lives here only.
 """
 
 from __future__ import annotations
@@ -12,7 +17,26 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from nnatlas.errors import NnatlasError
+
 ModelFn = Callable[..., nn.Module]
+
+# What a model takes and predicts, and the task that trains it.
+KINDS = {
+    "image": "images (N, C, H, W) -> class logits (N, num_classes)",
+    "tokens": "token ids (N, T) -> class logits (N, num_classes)",
+    "lm": "token ids (N, T) -> next-token logits (N, T, vocab_size)",
+    "seq2seq": "source ids (N, S) + target ids (N, T) -> target logits (N, T, tgt_vocab_size)",
+    "detection": "images -> boxes, labels and scores (a dict of losses in training)",
+}
+# The arguments each kind fits to the data unless the entry says otherwise.
+DEFAULT_FITS = {
+    "image": ("num_classes", "in_chans"),
+    "tokens": ("vocab_size", "num_classes", "padding_idx"),
+    "lm": ("vocab_size",),
+    "seq2seq": ("src_vocab_size", "tgt_vocab_size"),
+    "detection": ("num_classes",),
+}
 
 
 @dataclass(frozen=True)
@@ -25,7 +49,13 @@ class ModelEntry:
         family: the group it belongs to (``"resnet_cifar"``), used by ``nnatlas models list``.
         description: the first line of the entry point's docstring.
         default_input: the (C, H, W) image size, or (T,) sequence length, it is meant for.
-        kind: ``"image"``, ``"tokens"`` (int64 (N, T) input) or ``"seq2seq"``.
+        kind: one of :data:`KINDS`: ``"image"``, ``"tokens"`` (int64 (N, T) input, one class
+            per sequence), ``"lm"``, ``"seq2seq"`` or ``"detection"``.
+        fits: the constructor arguments a task sets from the data (``num_classes``,
+            ``in_chans``, ``input_size``, ``in_features``, ``vocab_size`` ...).
+        scratch_twin: ``"module:Class"`` of the NumPy twin in :mod:`nnatlas.scratch.models`
+            (a string: the zoo never imports the NumPy engine), or ``None`` when there is none.
+            :func:`nnatlas.bridge.scratch_twin` builds it from a zoo model.
     """
 
     name: str
@@ -34,17 +64,15 @@ class ModelEntry:
     description: str
     default_input: tuple[int, ...]
     kind: str
+    fits: tuple[str, ...] = ()
+    scratch_twin: str | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(NnatlasError, KeyError):
     """``create_model`` was given a name that is not registered."""
-
-    def __str__(self) -> str:
-        # KeyError's own __str__ wraps the message in quotes; show the sentence as written.
-        return str(self.args[0])
 
 
 def register_model(
@@ -54,15 +82,20 @@ def register_model(
     family: str = "",
     default_input: tuple[int, ...] = (3, 224, 224),
     kind: str = "image",
+    fits: tuple[str, ...] | None = None,
+    scratch_twin: str | None = None,
 ) -> ModelFn | Callable[[ModelFn], ModelFn]:
     """Register a model entry point under its function name (or ``name``).
 
     Usable bare (``@register_model``) or with options (``@register_model(family="vgg")``).
+    ``fits`` defaults to :data:`DEFAULT_FITS` of the ``kind``.
 
     Raises:
         ValueError: when the name is already registered (two families must not silently
-            replace each other's models, as the last import would win).
+            replace each other's models, as the last import would win), or for an unknown kind.
     """
+    if kind not in KINDS:
+        raise ValueError(f"register_model: unknown kind {kind!r}; choose from {', '.join(KINDS)}")
 
     def decorator(f: ModelFn) -> ModelFn:
         key = name or f.__name__
@@ -80,6 +113,8 @@ def register_model(
             description=doc[0] if doc else "",
             default_input=tuple(default_input),
             kind=kind,
+            fits=tuple(fits) if fits is not None else DEFAULT_FITS[kind],
+            scratch_twin=scratch_twin,
         )
         return f
 
@@ -88,9 +123,13 @@ def register_model(
     return decorator
 
 
-def list_models(family: str | None = None) -> list[str]:
-    """Return the registered model names, sorted; only ``family``'s when given."""
-    return sorted(k for k, e in _REGISTRY.items() if family is None or e.family == family)
+def list_models(family: str | None = None, kind: str | None = None) -> list[str]:
+    """Return the registered model names, sorted; only ``family``'s or ``kind``'s when given."""
+    return sorted(
+        k
+        for k, e in _REGISTRY.items()
+        if (family is None or e.family == family) and (kind is None or e.kind == kind)
+    )
 
 
 def get_model_entry(name: str) -> ModelEntry:

@@ -32,6 +32,8 @@ class BasicBlock(nn.Module):
 
     Shape:
         x: (N, in_planes, H, W) -> (N, planes, H / stride, W / stride)
+
+    NumPy twin: nnatlas.scratch.models.resnet_block.BasicBlock.
     """
 
     expansion = 1
@@ -59,6 +61,8 @@ class Bottleneck(nn.Module):
 
     Shape:
         x: (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride)
+
+    NumPy twin: none yet.
     """
 
     expansion = 4
@@ -98,6 +102,8 @@ class ResNet(VisionModel):
 
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes); any H, W >= 32 (stride 32 overall)
+
+    NumPy twin: none yet.
     """
 
     def __init__(

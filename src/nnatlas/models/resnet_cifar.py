@@ -34,6 +34,8 @@ class ShortcutA(nn.Module):
 
     Shape:
         x: (N, in_planes, H, W) -> (N, planes, H / stride, W / stride)
+
+    NumPy twin: none yet.
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int) -> None:
@@ -55,6 +57,8 @@ class CifarBasicBlock(nn.Module):
 
     Shape:
         x: (N, in_planes, H, W) -> (N, planes, H / stride, W / stride)
+
+    NumPy twin: none yet.
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, residual: bool = True) -> None:
@@ -89,6 +93,8 @@ class CifarResNet(VisionModel):
 
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes); trained on 32x32
+
+    NumPy twin: none yet.
     """
 
     def __init__(

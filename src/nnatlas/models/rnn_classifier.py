@@ -1,8 +1,9 @@
 """Recurrent text classifiers: embedding -> RNN / LSTM / GRU -> pooling -> Linear.
 
-Keys follow LAYOUTS.md (``embedding``, ``rnn``, ``head``). Padded batches are packed with
-``pack_padded_sequence`` so the recurrence never reads padding: the "last" state is the state at
-each sequence's own last token, and "mean" / "max" pooling ignore padded steps.
+Keys follow the language models' layout in docs/LAYOUTS.md (``embedding``, ``rnn``, ``head``).
+Padded batches are packed with ``pack_padded_sequence`` so the recurrence never reads padding:
+the "last" state is the state at each sequence's own last token, and "mean" / "max" pooling
+ignore padded steps.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class RecurrentClassifier(nn.Module):
 
     Shape:
         x: (N, T) int64, lengths: (N,) or None (all T) -> (N, num_classes)
+
+    NumPy twin: none yet.
     """
 
     def __init__(

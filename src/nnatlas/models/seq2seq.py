@@ -37,6 +37,8 @@ class Encoder(nn.Module):
 
     Shape:
         src: (N, S) int64, lengths: (N,) -> outputs (N, S, H), state (L, N, H) [pair for LSTM]
+
+    NumPy twin: none yet.
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class Decoder(nn.Module):
     Shape (one step):
         y_prev: (N,) int64, state, enc_out: (N, S, H), src_mask: (N, S)
         -> logits (N, V), state, attention weights (N, S) or None
+
+    NumPy twin: none yet.
     """
 
     def __init__(
@@ -138,6 +142,8 @@ class Seq2Seq(nn.Module):
 
     Shape:
         src: (N, S) int64, tgt_in: (N, T) int64 starting with bos -> logits (N, T, tgt_vocab_size)
+
+    NumPy twin: none yet.
     """
 
     def __init__(

@@ -53,6 +53,8 @@ class VGG(VisionModel):
 
     Shape:
         x: (N, in_chans, H, W) with H, W >= 32 (five 2x2 poolings) -> (N, num_classes)
+
+    NumPy twin: none yet.
     """
 
     def __init__(

@@ -44,10 +44,13 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Module):
-    """``y = 1 / (1 + exp(-x))``; ``dy/dx = y (1 - y)``. See: torch.nn.Sigmoid.
+    """``y = 1 / (1 + exp(-x))``; ``dy/dx = y (1 - y)``.
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.Sigmoid. Check: ``nnatlas check "Sigmoid"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -63,10 +66,12 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
-    """``y = tanh(x)``; ``dy/dx = 1 - y^2``. See: torch.nn.Tanh.
+    """``y = tanh(x)``; ``dy/dx = 1 - y^2``.
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.Tanh. Check: ``nnatlas check "Tanh"``. Tests: tests/scratch/test_core_layers.py.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -82,10 +87,12 @@ class Tanh(Module):
 
 
 class ReLU(Module):
-    """``y = max(0, x)``. The derivative at 0 is taken as 0, as PyTorch does. See: torch.nn.ReLU.
+    """``y = max(0, x)``. The derivative at 0 is taken as 0, as PyTorch does.
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.ReLU. Check: ``nnatlas check "ReLU"``. Tests: tests/scratch/test_core_layers.py.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -101,13 +108,16 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """``y = x if x > 0 else negative_slope * x``. See: torch.nn.LeakyReLU.
+    """``y = x if x > 0 else negative_slope * x``.
 
     Args:
         negative_slope: slope for negative inputs (PyTorch's default 0.01).
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.LeakyReLU. Check: ``nnatlas check "LeakyReLU(0.1)"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -129,7 +139,7 @@ class LeakyReLU(Module):
 
 
 class GELU(Module):
-    """Gaussian Error Linear Unit ``y = x * Phi(x)``. See: torch.nn.GELU.
+    """Gaussian Error Linear Unit ``y = x * Phi(x)``.
 
     Args:
         approximate: ``"none"`` uses the exact normal CDF ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``;
@@ -137,6 +147,8 @@ class GELU(Module):
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.GELU. Check: ``nnatlas check "GELU"``. Tests: tests/scratch/test_core_layers.py.
     """
 
     def __init__(self, approximate: str = "none") -> None:
@@ -186,7 +198,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 class Softmax(Module):
-    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``dim``. See: torch.nn.Softmax.
+    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``dim``.
 
     For classification train on logits with :class:`~nnatlas.scratch.losses.CrossEntropyLoss`
     (a fused, stabler log-softmax); use this layer for probabilities or attention weights.
@@ -196,6 +208,9 @@ class Softmax(Module):
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.Softmax. Check: ``nnatlas check "Softmax(dim=1)"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(self, dim: int = -1) -> None:

@@ -97,8 +97,14 @@ def batch_norm_backward(
     if not cache.batch_stats:
         # Fixed statistics: the layer is an affine map of x.
         return g_hat * cache.inv_std, grad_weight, grad_bias
-    # The batch mean and variance depend on x too; the compact form of their contribution:
-    # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)), means over `axes`.
+    # The batch mean and variance depend on x too. Per channel, over the N values in `axes`, with
+    # mu = sum(x) / N, var = sum((x - mu)^2) / N, x_hat = (x - mu) * inv_std and g = gamma * dy:
+    #   dL/dvar = sum(g * (x - mu)) * (-1/2) (var + eps)^(-3/2) = -(1/2) inv_std^2 sum(g * x_hat)
+    #   dL/dmu  = -inv_std * sum(g)  (var's share of dmu is 0: sum(x - mu) = 0)
+    #   dL/dx   = g * inv_std + dL/dvar * 2 (x - mu) / N + dL/dmu / N
+    #           = (1/N) * inv_std * (N * g - sum(g) - x_hat * sum(g * x_hat)),
+    # i.e. dx = (1/N) * gamma * inv_std * (N*dy - sum(dy) - x_hat * sum(dy * x_hat)), written
+    # with means: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)).
     mean_g = g_hat.mean(axis=axes, keepdims=True)
     mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
     grad_x = cache.inv_std * (g_hat - mean_g - x_hat * mean_gx)
@@ -205,13 +211,16 @@ class BatchNormBase(Module):
 
 
 class BatchNorm1d(BatchNormBase):
-    """Batch normalization over a 2-D or 3-D input. See: torch.nn.BatchNorm1d.
+    """Batch normalization over a 2-D or 3-D input.
 
     Statistics are per channel C, over N (and L for 3-D input). Arguments as
     :class:`BatchNormBase`.
 
     Shape:
         x: (N, C) -> (N, C), or (N, C, L) -> (N, C, L)
+
+    See: torch.nn.BatchNorm1d. Check: ``nnatlas check "BatchNorm1d train (N, C)"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     _expected = "(N, C) or (N, C, L)"

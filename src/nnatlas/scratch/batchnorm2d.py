@@ -6,6 +6,10 @@ The arithmetic (batch statistics, running-stat update with PyTorch's momentum co
 unbiased running variance, the compact backward) lives once in
 :mod:`nnatlas.scratch.batchnorm`; this layer only fixes the input layout: statistics per channel
 C over N, H and W.
+
+The compact backward, derived in comments in ``batch_norm_backward``, is here, per channel, over
+its M = N * H * W values: ``dx = (1/M) * gamma * inv_std * (M*dy - sum(dy) - x_hat * sum(dy *
+x_hat))``, the sums over axes (0, 2, 3).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from nnatlas.scratch.batchnorm import BatchNormBase
 
 
 class BatchNorm2d(BatchNormBase):
-    """Per-channel normalization of an (N, C, H, W) batch. See: torch.nn.BatchNorm2d.
+    """Per-channel normalization of an (N, C, H, W) batch.
 
     Args:
         num_features: C, the number of channels.
@@ -28,6 +32,9 @@ class BatchNorm2d(BatchNormBase):
 
     Shape:
         x: (N, C, H, W) -> (N, C, H, W); statistics over axes (0, 2, 3).
+
+    See: torch.nn.BatchNorm2d. Check: ``nnatlas check "BatchNorm2d train"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     _expected = "(N, C, H, W)"

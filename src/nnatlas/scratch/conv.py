@@ -133,6 +133,9 @@ class Conv2d(Module):
         ``H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1`` (likewise W_out);
         ``weight`` is (C_out, C_in / groups, kH, kW) and ``bias`` (C_out,), as in PyTorch.
         The input is cast to the weight's dtype, so a float32 layer computes in float32.
+
+    See: torch.nn.Conv2d. Check: ``nnatlas check "Conv2d(3, 4, 3)"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     def __init__(

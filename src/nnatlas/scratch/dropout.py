@@ -7,6 +7,10 @@ import numpy as np
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, ShapeError
 
+# The cache of a forward pass that was the identity (eval mode or p == 0): backward passes the
+# gradient through. None, as in every layer, means forward has not run.
+_IDENTITY = "identity"
+
 
 class Dropout(Module):
     """Zero each element with probability ``p`` during training and scale the rest by ``1/(1-p)``.
@@ -25,6 +29,9 @@ class Dropout(Module):
 
     Shape:
         x: (N, *) -> (N, *)
+
+    See: torch.nn.Dropout. Check: ``nnatlas check "Dropout"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
@@ -37,7 +44,7 @@ class Dropout(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
-            self._cache = None
+            self._cache = _IDENTITY
             return x
         if self.fixed_mask is not None:
             if self.fixed_mask.shape != x.shape:
@@ -55,8 +62,9 @@ class Dropout(Module):
         return x * mask
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        # No cache means forward was the identity (eval mode or p == 0).
-        return grad_out if self._cache is None else grad_out * self._cache
+        if self._cache is None:
+            raise RuntimeError(f"{self.layer_name}: backward called before forward")
+        return grad_out if self._cache is _IDENTITY else grad_out * self._cache
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -22,6 +22,9 @@ class Embedding(Module):
     Shape:
         ids: (*) integer array -> (*, E); ``weight`` is (V, E).
         ``backward(grad_out (*, E))`` returns ``None``: ids are not differentiable.
+
+    See: torch.nn.Embedding. Check: ``nnatlas check "Embedding"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     def __init__(

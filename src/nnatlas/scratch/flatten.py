@@ -16,6 +16,9 @@ class Flatten(Module):
 
     Shape:
         x: (N, C, H, W) -> (N, C * H * W) with the defaults; the backward pass reshapes back.
+
+    See: torch.nn.Flatten. Check: ``nnatlas check "Flatten"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:

@@ -43,7 +43,7 @@ import numpy as np
 from nnatlas.scratch.dropout import Dropout
 from nnatlas.scratch.module import Module, Parameter
 
-DEFAULT_TOL = 1e-6  # the project's bar (bridge.registry.GRADCHECK_TOL)
+DEFAULT_TOL = 1e-6  # the project's bar (bridge.checks.GRADCHECK_TOL)
 # Denominator floor, relative to the largest |analytic| + |numeric| of the whole check; see below.
 SCALE_FLOOR = 1e-3
 
@@ -188,7 +188,8 @@ def _compare(name: str, analytic: np.ndarray, numeric: np.ndarray, floor: float)
 
 def _freeze_dropout(module: Module) -> None:
     for _, layer in module.named_modules():
-        if isinstance(layer, Dropout) and layer.training and layer._cache is not None:
+        # A training forward that dropped units cached its mask (an array): keep those units.
+        if isinstance(layer, Dropout) and layer.training and isinstance(layer._cache, np.ndarray):
             layer.fixed_mask = layer._cache != 0
 
 

@@ -24,6 +24,9 @@ class Linear(Module):
     Shape:
         x: (N, *, in_features) -> (N, *, out_features); ``weight`` is (out_features, in_features)
         as in PyTorch, so weights move between engines without transposes.
+
+    See: torch.nn.Linear. Check: ``nnatlas check "Linear"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(
@@ -64,6 +67,8 @@ class Linear(Module):
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError(f"{self.layer_name}: backward called before forward")
         x = self._cache
         x2d = x.reshape(-1, self.in_features)  # (M, in)
         g2d = grad_out.reshape(-1, self.out_features)  # (M, out)

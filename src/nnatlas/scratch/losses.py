@@ -51,13 +51,16 @@ class _Loss(Module):
 
 
 class MSELoss(_Loss):
-    """Mean squared error ``(input - target)^2``. See: torch.nn.MSELoss.
+    """Mean squared error ``(input - target)^2``.
 
     Args:
         reduction: ``"mean"`` (over every element), ``"sum"`` or ``"none"``.
 
     Shape:
         input: (N, *), target: the same shape -> () or (N, *) for ``"none"``.
+
+    See: torch.nn.MSELoss. Check: ``nnatlas check "MSELoss"``. Tests:
+    tests/scratch/test_core_losses.py.
     """
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -83,7 +86,7 @@ class MSELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Sigmoid + binary cross-entropy in one stable step. See: torch.nn.BCEWithLogitsLoss.
+    """Sigmoid + binary cross-entropy in one stable step.
 
     ``l = -w [p y log s(x) + (1 - y) log(1 - s(x))]`` with ``s`` the sigmoid and ``p`` the
     ``pos_weight``; computed as ``(1 - y) x + (1 + (p - 1) y) softplus(-x)`` so no ``exp`` of a
@@ -97,6 +100,9 @@ class BCEWithLogitsLoss(_Loss):
 
     Shape:
         input: (N, *) logits, target: the same shape with values in [0, 1] -> () or (N, *).
+
+    See: torch.nn.BCEWithLogitsLoss. Check: ``nnatlas check "BCEWithLogitsLoss"``. Tests:
+    tests/scratch/test_core_losses.py.
     """
 
     def __init__(
@@ -141,7 +147,7 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Log-softmax + negative log-likelihood, fused. See: torch.nn.CrossEntropyLoss.
+    """Log-softmax + negative log-likelihood, fused.
 
     With class-index targets, per element
     ``l = -(1 - eps) w_y log p_y - (eps / C) sum_c w_c log p_c``
@@ -159,6 +165,9 @@ class CrossEntropyLoss(_Loss):
     Shape:
         input: (N, C) or (N, C, d1, ...) logits; target: (N) or (N, d1, ...) int class indices
         in [0, C), or float probabilities shaped like the input -> () or (N, d1, ...).
+
+    See: torch.nn.CrossEntropyLoss. Check: ``nnatlas check "CrossEntropyLoss"``. Tests:
+    tests/scratch/test_core_losses.py.
     """
 
     def __init__(

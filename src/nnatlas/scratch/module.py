@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nnatlas.errors import NnatlasError
+
 DTypeLike = type[np.floating] | np.dtype | str
 
 
-class ShapeError(ValueError):
+class ShapeError(NnatlasError, ValueError):
     """A layer was given an input it cannot take; the message names the layer and the shape."""
 
 

@@ -137,7 +137,7 @@ def _check_non_negative(optimizer: str, **values: float) -> None:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum. See: torch.optim.SGD.
+    """Stochastic gradient descent with optional (Nesterov) momentum.
 
     Args:
         params: parameters or param groups.
@@ -146,6 +146,8 @@ class SGD(Optimizer):
         dampening: dampening of the momentum (buffer gets ``(1 - dampening) * g``).
         weight_decay: L2 penalty added to the gradient (``g + weight_decay * p``).
         nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0).
+
+    See: torch.optim.SGD. Check: ``nnatlas check "SGD"``. Tests: tests/scratch/test_core_optim.py.
     """
 
     def __init__(
@@ -191,8 +193,6 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """Divide the gradient by a running RMS of recent gradients (Hinton's lecture 6e).
 
-    See: torch.optim.RMSprop.
-
     Args:
         params: parameters or param groups.
         lr: learning rate.
@@ -201,6 +201,9 @@ class RMSprop(Optimizer):
         weight_decay: L2 penalty added to the gradient.
         momentum: momentum factor applied to the scaled step.
         centered: divide by the estimated variance (subtract the squared mean gradient).
+
+    See: torch.optim.RMSprop. Check: ``nnatlas check "RMSprop"``. Tests:
+    tests/scratch/test_core_optim.py.
     """
 
     def __init__(
@@ -263,7 +266,7 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adaptive moment estimation (Kingma & Ba 2014, arXiv 1412.6980). See: torch.optim.Adam.
+    """Adaptive moment estimation (Kingma & Ba 2014, arXiv 1412.6980).
 
     Args:
         params: parameters or param groups.
@@ -272,6 +275,8 @@ class Adam(Optimizer):
         eps: added to the denominator after the bias-corrected square root.
         weight_decay: L2 penalty **added to the gradient** (coupled; see :class:`AdamW`).
         amsgrad: use the running maximum of the second moment (Reddi et al. 2018).
+
+    See: torch.optim.Adam. Check: ``nnatlas check "Adam"``. Tests: tests/scratch/test_core_optim.py.
     """
 
     _decoupled = False
@@ -335,9 +340,12 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2017, arXiv 1711.05101).
 
     The parameters shrink by ``lr * weight_decay`` each step instead of having the decay added to
-    the gradient, so the decay is not rescaled by Adam's denominator. See: torch.optim.AdamW.
+    the gradient, so the decay is not rescaled by Adam's denominator.
 
     Args: as :class:`Adam`, with ``weight_decay`` defaulting to 1e-2 as in PyTorch.
+
+    See: torch.optim.AdamW. Check: ``nnatlas check "AdamW"``. Tests:
+    tests/scratch/test_core_optim.py.
     """
 
     _decoupled = True

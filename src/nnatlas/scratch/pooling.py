@@ -116,6 +116,9 @@ class MaxPool2d(_Pool2d):
 
     Shape:
         x: (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = floor((H + 2 p - kH) / s) + 1``.
+
+    See: torch.nn.MaxPool2d. Check: ``nnatlas check "MaxPool2d(2)"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     def __init__(
@@ -161,6 +164,9 @@ class AvgPool2d(_Pool2d):
 
     Shape:
         x: (N, C, H, W) -> (N, C, H_out, W_out), ``H_out = floor((H + 2 p - kH) / s) + 1``.
+
+    See: torch.nn.AvgPool2d. Check: ``nnatlas check "AvgPool2d(2)"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     def __init__(
@@ -232,6 +238,9 @@ class AdaptiveAvgPool2d(Module):
 
     Shape:
         x: (N, C, H, W) -> (N, C, H_out, W_out)
+
+    See: torch.nn.AdaptiveAvgPool2d. Check: ``nnatlas check "AdaptiveAvgPool2d(1)"``. Tests:
+    tests/scratch/test_conv_layers.py.
     """
 
     def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:

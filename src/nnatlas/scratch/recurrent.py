@@ -325,8 +325,6 @@ class _Recurrent(Module):
 class RNN(_Recurrent):
     """Multi-layer Elman RNN, ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
-    See: torch.nn.RNN.
-
     Args:
         input_size: D, features per step. hidden_size: H. num_layers: stacked layers.
         nonlinearity: ``"tanh"`` or ``"relu"``.
@@ -342,6 +340,9 @@ class RNN(_Recurrent):
         x: (T, N, D) (or (N, T, D) when batch_first, or unbatched (T, D)),
         h0: (L*dirs, N, H) -> output (T, N, dirs*H), h_n (L*dirs, N, H).
         ``backward(grad_output, grad_h_n=None)`` returns dL/dx and leaves dL/dh0 in ``grad_hx``.
+
+    See: torch.nn.RNN. Check: ``nnatlas check "RNN-tanh"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     cell_class = RNNCell
@@ -378,7 +379,7 @@ class RNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """Multi-layer LSTM over a sequence, gates i, f, g, o. See: torch.nn.LSTM.
+    """Multi-layer LSTM over a sequence, gates i, f, g, o.
 
     Args: as :class:`RNN` (without ``nonlinearity``).
 
@@ -389,6 +390,9 @@ class LSTM(_Recurrent):
         ``(dL/dh0, dL/dc0)`` in ``grad_hx``.
         With ``record=True``: ``last_gates["l0"]["f"]`` is (T, N, H), as is
         ``last_states["l0"]["c"]``.
+
+    See: torch.nn.LSTM. Check: ``nnatlas check "LSTM"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     cell_class = LSTMCell
@@ -409,12 +413,15 @@ class LSTM(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """Multi-layer GRU over a sequence, gates r, z, n in torch's form. See: torch.nn.GRU.
+    """Multi-layer GRU over a sequence, gates r, z, n in torch's form.
 
     Args: as :class:`RNN` (without ``nonlinearity``).
 
     Shape:
         as :class:`RNN`; with ``record=True`` ``last_gates["l0"]`` holds ``r``, ``z``, ``n``.
+
+    See: torch.nn.GRU. Check: ``nnatlas check "GRU"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     cell_class = GRUCell

@@ -6,8 +6,8 @@ wrappers in :mod:`nnatlas.scratch.recurrent` run the time loop and backpropagati
 
 - ``step_forward(gx, state) -> (state', cache)``: ``gx`` is the input projection of this step,
   ``x_t @ weight_ih.T + bias_ih`` (computed for all steps at once by the wrapper, one GEMM);
-  ``state`` is a tuple, ``(h,)`` for RNN/GRU and ``(h, c)`` for LSTM. The RNN and LSTM cells
-  reuse ``gx``'s memory for their pre-activations (it is the caller's scratch space).
+  ``state`` is a tuple, ``(h,)`` for RNN/GRU and ``(h, c)`` for LSTM. The RNN cell reuses
+  ``gx``'s memory for its pre-activation (it is the caller's scratch space).
 - ``step_backward(dstate, cache) -> (dgx, dgh, dstate_prev)``: ``dstate`` is the gradient of the
   loss w.r.t. ``state'`` (``(dh,)`` or ``(dh, dc)``); ``dgx`` and ``dgh`` are the gradients w.r.t.
   the input projection and the hidden projection ``gh = h @ weight_hh.T + bias_hh`` of this step.
@@ -33,13 +33,9 @@ from nnatlas.scratch.module import Module, Parameter, ShapeError
 State = tuple[np.ndarray, ...]
 
 
-def _sigmoid_(a: np.ndarray) -> np.ndarray:
-    """In-place sigmoid ``0.5 * (1 + tanh(a / 2))``: unlike ``exp(-a)`` it never overflows."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """Sigmoid as ``(1 + tanh(a / 2)) / 2``: unlike ``1 / (1 + exp(-a))`` it never overflows."""
+    return 0.5 * np.tanh(0.5 * a) + 0.5
 
 
 class _Cell(Module):
@@ -177,7 +173,7 @@ class _Cell(Module):
 
 
 class RNNCell(_Cell):
-    """Elman cell ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``. See: torch.nn.RNNCell.
+    """Elman cell ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
 
     Args:
         input_size: D. hidden_size: H. bias: learn ``bias_ih``, ``bias_hh``.
@@ -186,6 +182,9 @@ class RNNCell(_Cell):
 
     Shape:
         x: (N, D), h: (N, H) -> h': (N, H); ``weight_ih`` (H, D), ``weight_hh`` (H, H).
+
+    See: torch.nn.RNNCell. Check: ``nnatlas check "RNNCell"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     gate_names = ("h",)
@@ -227,58 +226,59 @@ class LSTMCell(_Cell):
     """Long short-term memory cell (Hochreiter & Schmidhuber 1997, with torch's forget gate).
 
     ``i, f, o = sigmoid(...)``, ``g = tanh(...)`` over ``W_ih x + b_ih + W_hh h + b_hh`` split in
-    four; ``c' = f * c + i * g``; ``h' = o * tanh(c')``. See: torch.nn.LSTMCell.
+    four; ``c' = f * c + i * g``; ``h' = o * tanh(c')``.
 
     Shape:
         x: (N, D), (h, c): (N, H) each -> (h', c'); ``weight_ih`` (4H, D), ``weight_hh`` (4H, H),
         rows in gate order i, f, g, o.
+
+    See: torch.nn.LSTMCell. Check: ``nnatlas check "LSTMCell"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     gate_names = ("i", "f", "g", "o")
     num_states = 2
 
+    # The step is written as the equations, with no fused form: the fused in-place one it
+    # replaced (gx's buffer reused for the pre-activations and gates, one tanh over all four
+    # blocks) bought nothing. `benchmarks/scratch_vs_torch.py --only lstm --repeats 15
+    # --threads 2` (T=100, N=32, D=H=256, float32, 2 cores), scratch/torch ratio, median of 8
+    # alternating runs: readable 0.77 (0.68-0.81, one loaded run 1.41), fused 0.78 (0.72-0.83);
+    # target <= 1.5. The h @ W_hh.T GEMM of each step dominates; both give the same bits.
     def step_forward(self, gx: np.ndarray, state: State) -> tuple[State, tuple]:
         h_prev, c_prev = state
-        H = self.hidden_size
-        a = gx  # (N, 4H): gx's buffer becomes the pre-activations, then the gates, in place
-        a += h_prev @ self.weight_hh.data.T
-        # One tanh for all four blocks: sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f and o.
-        a[:, : 2 * H] *= 0.5
-        a[:, 3 * H :] *= 0.5
-        np.tanh(a, out=a)
-        for block in (a[:, : 2 * H], a[:, 3 * H :]):  # i, f and o
-            block *= 0.5
-            block += 0.5
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        c = f * c_prev
-        c += i * g  # (N, H)
+        a = gx + h_prev @ self.weight_hh.data.T  # (N, 4H) pre-activations of the four gates
+        a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # (N, H) each, torch's order i, f, g, o
+        i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
+        c = f * c_prev + i * g  # (N, H): forget part of the memory, write the gated candidate
         tanh_c = np.tanh(c)
         h = o * tanh_c  # (N, H)
-        return (h, c), (a, c_prev, tanh_c)
+        return (h, c), ((i, f, g, o), c_prev, tanh_c)
 
     def step_backward(self, dstate: State, cache: tuple) -> tuple[np.ndarray, np.ndarray, State]:
+        # From h' = o * tanh(c') and c' = f * c + i * g, with dh = dL/dh', dc_next = dL/dc':
+        #   c' reaches the loss by two paths, through h' and through the next step's memory:
+        #     dc' = dh * o * (1 - tanh(c')^2) + dc_next
+        #   the gate values:  di = dc' * g,  df = dc' * c,  dg = dc' * i,  do = dh * tanh(c')
+        #   the pre-activations: times the slope, sigmoid' = s (1 - s) for i, f, o and
+        #     tanh' = 1 - g^2 for g; this da is the gradient of gx and of gh alike (a = gx + gh)
+        #   the previous state: dc = dc' * f,  dh_prev = da @ W_hh
         dh, dc_next = dstate
-        a, c_prev, tanh_c = cache
-        H = self.hidden_size
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        dc = dh * o * (1.0 - tanh_c * tanh_c) + dc_next  # (N, H): via h' = o tanh(c'), and c'
-        d_act = np.empty_like(a)  # dL/d(activated gate), (N, 4H)
-        np.multiply(dc, g, out=d_act[:, :H])  # i
-        np.multiply(dc, c_prev, out=d_act[:, H : 2 * H])  # f
-        np.multiply(dc, i, out=d_act[:, 2 * H : 3 * H])  # g
-        np.multiply(dh, tanh_c, out=d_act[:, 3 * H :])  # o
-        slope = a * (1.0 - a)  # sigmoid' = s (1 - s) ...
-        np.subtract(1.0, g * g, out=slope[:, 2 * H : 3 * H])  # ... and tanh' = 1 - t^2 for g
-        da = d_act * slope  # (N, 4H) gradient of the pre-activations = of gx and of gh
+        (i, f, g, o), c_prev, tanh_c = cache
+        dc = dh * o * (1.0 - tanh_c * tanh_c) + dc_next  # (N, H)
+        di, df, dg, do = dc * g, dc * c_prev, dc * i, dh * tanh_c  # (N, H) each
+        da = np.concatenate(
+            [di * (i * (1.0 - i)), df * (f * (1.0 - f)), dg * (1.0 - g * g), do * (o * (1.0 - o))],
+            axis=1,
+        )  # (N, 4H)
         return da, da, (da @ self.weight_hh.data, dc * f)
 
     def gate_activations(self, cache: tuple) -> dict[str, np.ndarray]:
-        a, H = cache[0], self.hidden_size
-        return {name: a[:, k * H : (k + 1) * H] for k, name in enumerate(self.gate_names)}
+        return dict(zip(self.gate_names, cache[0], strict=True))
 
 
 class GRUCell(_Cell):
-    """Gated recurrent unit (Cho et al. 2014) in torch's form. See: torch.nn.GRUCell.
+    """Gated recurrent unit (Cho et al. 2014) in torch's form.
 
     ``r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})``,
     ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
@@ -286,6 +286,9 @@ class GRUCell(_Cell):
     Shape:
         x: (N, D), h: (N, H) -> h': (N, H); ``weight_ih`` (3H, D), ``weight_hh`` (3H, H),
         rows in gate order r, z, n.
+
+    See: torch.nn.GRUCell. Check: ``nnatlas check "GRUCell"``. Tests:
+    tests/scratch/test_recurrent_layers.py.
     """
 
     gate_names = ("r", "z", "n")
@@ -297,7 +300,7 @@ class GRUCell(_Cell):
         gh = h_prev @ self.weight_hh.data.T  # (N, 3H)
         if self.bias_hh is not None:
             gh += self.bias_hh.data
-        rz = _sigmoid_(gx[:, : 2 * H] + gh[:, : 2 * H])  # (N, 2H): r, z
+        rz = _sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])  # (N, 2H): r, z
         r, z = rz[:, :H], rz[:, H:]
         gh_n = gh[:, 2 * H :]
         n = np.tanh(gx[:, 2 * H :] + r * gh_n)  # (N, H)

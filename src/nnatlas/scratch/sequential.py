@@ -20,6 +20,10 @@ class Sequential(Module):
 
     Shape:
         x: whatever the first layer takes -> whatever the last layer returns.
+
+    See: torch.nn.Sequential. Check:
+    ``nnatlas check "Sequential(Linear, BatchNorm1d, ReLU, Linear)"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(self, *layers: Module) -> None:

@@ -1,8 +1,8 @@
 """Character-level recurrent language models in NumPy: the scratch twins of the zoo's
 ``lstm_lm`` (:class:`CharLSTM`), ``gru_lm`` and ``rnn_lm`` (:class:`CharRNN` with ``cell=``).
 
-The module tree is the one in LAYOUTS.md (``embedding``, ``rnn``, ``head``), so ``state_dict()``
-keys equal the PyTorch model's and weights move between the engines unchanged.
+The module tree is the one in docs/LAYOUTS.md (``embedding``, ``rnn``, ``head``), so
+``state_dict()`` keys equal the PyTorch model's and weights move between the engines unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class CharRNN(Module):
         ``backward(grad_logits (N, T, V))`` accumulates every parameter gradient; ids have no
         gradient, so it returns None.
         Keys: ``embedding.weight``, ``rnn.weight_ih_l0`` ..., ``head.weight``, ``head.bias``.
+
+    See: nnatlas.models.language_model.RecurrentLM (``gru_lm``, ``rnn_lm``; ``lstm_lm`` with
+    cell="lstm"). Check: ``nnatlas check "GRU-2layer"`` and ``nnatlas check "RNN-2layer"``. Tests:
+    tests/bridge/test_zoo_bridge.py.
     """
 
     def __init__(
@@ -135,7 +139,11 @@ class CharRNN(Module):
 
 
 class CharLSTM(CharRNN):
-    """:class:`CharRNN` with LSTM cells: the scratch twin of the zoo's ``lstm_lm``."""
+    """:class:`CharRNN` with LSTM cells: the scratch twin of the zoo's ``lstm_lm``.
+
+    See: nnatlas.models.language_model.RecurrentLM (``lstm_lm``). Check:
+    ``nnatlas check "LSTM-2layer"``. Tests: tests/scratch/test_recurrent_models.py.
+    """
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """LeNet-5 in NumPy (LeCun, Bottou, Bengio & Haffner 1998, "Gradient-based learning applied to
 document recognition"). Twin of ``nnatlas.models.lenet.LeNet5``: the same module tree, so the
-state_dict keys (``features.0.weight`` ... ``classifier.4.bias``) are equal (LAYOUTS.md).
+state_dict keys (``features.0.weight`` ... ``classifier.4.bias``) are equal (docs/LAYOUTS.md).
 
 Two variants share one layout:
 
@@ -39,6 +39,9 @@ class LeNet5(Module):
 
     Shape:
         x: (N, in_chans, input_size, input_size) -> (N, num_classes)
+
+    See: nnatlas.models.lenet.LeNet5 (``lenet5``, ``lenet5_1998``). Check:
+    ``nnatlas check "LeNet5(modern)"``. Tests: tests/scratch/test_conv_models.py.
     """
 
     def __init__(

@@ -1,4 +1,7 @@
-"""Multilayer perceptron, the first network of the path. Twin of the zoo's ``mlp`` (LAYOUTS.md)."""
+"""Multilayer perceptron, the first network of the path.
+
+Twin of the zoo's ``mlp``, with the keys of docs/LAYOUTS.md.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +37,10 @@ class MLP(Module):
 
     Shape:
         x: (N, *) with prod(*) == in_features -> (N, num_classes)
+
+    See: nnatlas.models.mlp.MLP (the zoo's ``mlp``). Check:
+    ``nnatlas check "MLP (scratch model, cross-entropy, SGD step)"``. Tests:
+    tests/scratch/test_core_layers.py.
     """
 
     def __init__(

@@ -1,8 +1,9 @@
 """The ResNet basic block in NumPy (He, Zhang, Ren & Sun 2015, arXiv 1512.03385, Fig. 2).
 
-Twin of ``torchvision.models.resnet.BasicBlock``: the same names (``conv1``, ``bn1``, ``conv2``,
-``bn2``, and ``downsample.0``/``downsample.1`` when the shortcut needs a projection), so the
-state_dict keys match torchvision's and weights load unchanged.
+Twin of the zoo's ``nnatlas.models.resnet.BasicBlock``, which is torchvision's
+(``torchvision.models.resnet.BasicBlock``): the same names (``conv1``, ``bn1``, ``conv2``, ``bn2``,
+and ``downsample.0``/``downsample.1`` when the shortcut needs a projection), so the state_dict
+keys match both and weights load unchanged (docs/LAYOUTS.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class BasicBlock(Module):
 
     Shape:
         x: (N, C_in, H, W) -> (N, C_out, H / stride, W / stride)
+
+    See: nnatlas.models.resnet.BasicBlock (torchvision's block and keys). Check:
+    ``nnatlas check "BasicBlock"``. Tests: tests/scratch/test_conv_models.py.
     """
 
     expansion = 1
