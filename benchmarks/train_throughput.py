@@ -118,7 +118,7 @@ def trainer_step_times(model, x, y, batch_size: int, steps: int, warmup: int, ch
     timer = StepTimer(warmup + steps)
     trainer = Trainer(model, config, callbacks=[timer])
     try:
-        trainer.fit(TensorLoader(x, y, batch_size, shuffle=True, seed=0))
+        trainer.fit(TensorLoader(x, y, batch_size=batch_size, shuffle=True, seed=0))
     except StepTimer.Done:
         pass
     return timer.times[warmup:]

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from nnatlas.bridge import registry
-from nnatlas.bridge.registry import CheckResult
+from nnatlas.bridge import checks as check_registry
+from nnatlas.bridge.checks import CheckResult
 from nnatlas.cli import _register, app
 
 _register()
@@ -60,11 +60,11 @@ def failing_check():
     def crashing() -> CheckResult:
         raise ZeroDivisionError("boom")
 
-    registry.all_checks()  # load the real checks first, so ours are the only additions
-    registry._CHECKS["zz_failing"] = registry.Check("zz_failing", "zz_test", broken)
-    registry._CHECKS["zz_crashing"] = registry.Check("zz_crashing", "zz_test", crashing)
+    check_registry.all_checks()  # load the real checks first, so ours are the only additions
+    check_registry._CHECKS["zz_failing"] = check_registry.Check("zz_failing", "zz_test", broken)
+    check_registry._CHECKS["zz_crashing"] = check_registry.Check("zz_crashing", "zz_test", crashing)
     yield
-    del registry._CHECKS["zz_failing"], registry._CHECKS["zz_crashing"]
+    del check_registry._CHECKS["zz_failing"], check_registry._CHECKS["zz_crashing"]
 
 
 def test_failing_or_crashing_check_exits_1_and_says_why(failing_check):

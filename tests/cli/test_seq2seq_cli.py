@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 import nnatlas.data
 from nnatlas.cli import _register, app
-from nnatlas.cli.pairs import IGNORE_INDEX, TeacherForced, load_pair_splits
 from nnatlas.models.seq2seq import Seq2Seq
+from nnatlas.tasks.base import DataOptions, get_task
+from nnatlas.tasks.seq2seq import Seq2SeqStep
 from nnatlas.train import TrainConfig, create_trainer
+from nnatlas.train.metrics import IGNORE_INDEX
 
 _register()
 runner = CliRunner()
@@ -63,37 +65,36 @@ def test_a_classifier_on_sentence_pairs_is_refused(tmp_path: Path, small_dates: 
 
 
 def test_pair_tensors_mark_target_padding_as_ignored(small_dates: None) -> None:
-    data = load_pair_splits("dates", None, 0.1, seed=0)
-    S = data.src_len
-    x, y = data.train.x, data.train.y
-    tgt_in = x[:, S:]
-    assert x.shape[1] == S + y.shape[1]
+    prepared = get_task("seq2seq").load(DataOptions("dates"))
+    src, src_lengths, tgt_in, tgt_out = prepared.train
+    assert bool((src_lengths == (src != 0).sum(1)).all())  # lengths count the real tokens
     assert bool((tgt_in[:, 0] == 2).all())  # <bos>
-    assert bool((y == 3).sum(1).eq(1).all())  # one <eos> per target
-    # tgt_out is tgt_in shifted left: padding of tgt_in is ignored in y, nothing else is.
-    assert torch.equal(y[:, :-1] == IGNORE_INDEX, tgt_in[:, 1:] == 0)
-    assert not bool((y == 0).any())
+    assert bool((tgt_out == 3).sum(1).eq(1).all())  # one <eos> per target
+    # tgt_out is tgt_in shifted left: padding of tgt_in is ignored in tgt_out, nothing else is.
+    assert torch.equal(tgt_out[:, :-1] == IGNORE_INDEX, tgt_in[:, 1:] == 0)
+    assert not bool((tgt_out == 0).any())
 
 
 def test_padding_counts_in_neither_loss_nor_accuracy() -> None:
     torch.manual_seed(0)
-    net = TeacherForced(Seq2Seq(10, 12, embed_dim=8, hidden_size=16), src_len=4)
-    x = torch.tensor([[5, 6, 7, 0, 2, 8, 9, 0], [5, 0, 0, 0, 2, 4, 0, 0]])
-    y = torch.tensor([[8, 9, 3, IGNORE_INDEX], [4, 3, IGNORE_INDEX, IGNORE_INDEX]])
-    trainer = create_trainer(net, TrainConfig(metrics="accuracy", quiet=True, tensorboard=False))
-    metrics = trainer.evaluate((x, y))
+    net = Seq2Seq(10, 12, embed_dim=8, hidden_size=16)
+    src = torch.tensor([[5, 6, 7, 0, 0], [5, 0, 0, 0, 0]])  # wider than the longest source
+    src_lengths = torch.tensor([3, 1])
+    tgt_in = torch.tensor([[2, 8, 9, 0, 0], [2, 4, 0, 0, 0]])
+    tgt_out = torch.tensor([[8, 9, 3, IGNORE_INDEX, IGNORE_INDEX], [4, 3] + [IGNORE_INDEX] * 3])
+    config = TrainConfig(metrics="accuracy", quiet=True, tensorboard=False)
+    trainer = create_trainer(net, config, step=Seq2SeqStep())
+    metrics = trainer.evaluate((src, src_lengths, tgt_in, tgt_out))
 
     with torch.no_grad():
-        logits = net.eval()(x)  # (2, 4, 12)
-        full = net.seq2seq(x[:, :4], x[:, 4:])  # decoding all 4 steps, not just the 3 needed
-    real = y != IGNORE_INDEX
-    assert torch.allclose(logits[real], full[real], atol=1e-6)
-    expected = torch.nn.functional.cross_entropy(logits[real], y[real])
+        full = net.eval()(src[:, :3], tgt_in, src_lengths=src_lengths)  # all 5 decoder steps
+    real = tgt_out != IGNORE_INDEX
+    expected = torch.nn.functional.cross_entropy(full[real], tgt_out[real])
     assert metrics["loss"] == pytest.approx(float(expected), rel=1e-5)
-    correct = (logits.argmax(-1) == y)[real].float().mean()
+    correct = (full.argmax(-1) == tgt_out)[real].float().mean()
     assert metrics["accuracy"] == pytest.approx(float(correct))
     # The training loss ignores padded positions too, whatever their logits.
-    noisy = logits.clone()
+    noisy = full.clone()
     noisy[~real] = 100.0 * torch.randn_like(noisy[~real])
-    loss = trainer.criterion(noisy.reshape(-1, 12), y.reshape(-1))
+    loss = trainer.losses.cross_entropy(noisy, tgt_out)
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)

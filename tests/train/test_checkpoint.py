@@ -108,13 +108,13 @@ def test_interrupted_run_resumes_to_the_same_numbers(data, tmp_path, at_step):
 
 def test_tensor_loader_resumes_mid_epoch_with_same_order():
     x, y = torch.arange(50).float().view(50, 1), torch.arange(50)
-    a = TensorLoader(x, y, 8, shuffle=True, seed=3)
+    a = TensorLoader(x, y, batch_size=8, shuffle=True, seed=3)
     next(iter(a))  # an epoch abandoned after one batch
     it = iter(a)
     seen = [next(it)[1] for _ in range(3)]
     state = a.state_dict()
     rest = [b[1] for b in it]
-    b = TensorLoader(x, y, 8, shuffle=True, seed=99)
+    b = TensorLoader(x, y, batch_size=8, shuffle=True, seed=99)
     b.load_state_dict(state)
     assert [batch[1].tolist() for batch in b] == [t.tolist() for t in rest]
     assert len(seen) + len(rest) == len(a)

@@ -43,7 +43,7 @@ CHILD = textwrap.dedent(
     from nnatlas.train import TensorLoader
     config = TrainConfig(epochs=3, batch_size=20, lr=5e-3, scheduler="onecycle",
                          checkpoint_every=4, quiet=True, threads=1, tensorboard=False)
-    train = TensorLoader(x[:240], y[:240], 20, shuffle=True, seed=0, augment=augment)
+    train = TensorLoader(x[:240], y[:240], batch_size=20, shuffle=True, seed=0, augment=augment)
     callbacks = [PauseForKill()] if kill_at else []
     trainer = create_trainer(model, config, run_dir=run_dir, callbacks=callbacks)
     last = os.path.join(run_dir, "last.pt")

@@ -1,17 +1,15 @@
-"""The ``nnatlas`` command. Each sub-command lives in its own module of this package and is
-registered here, so that one file stays small and each part is owned by its feature."""
+"""The ``nnatlas`` command: parse options, call :mod:`nnatlas.tasks` and the layers below, print.
+
+Each sub-command lives in its own module of this package and registers itself on
+:data:`nnatlas.cli.root.app`, so that one file stays small and each part is owned by its
+feature. Nothing below this package imports it.
+"""
 
 from __future__ import annotations
 
-import typer
+from nnatlas.cli.root import app
 
-app = typer.Typer(
-    name="nnatlas",
-    help="A hands-on atlas of deep-learning architectures: ANN -> CNN -> transfer -> RNN -> LSTM.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+__all__ = ["app", "main"]
 
 
 def _register() -> None:

@@ -3,75 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-import traceback
-from typing import TYPE_CHECKING
 
 import typer
 
-from nnatlas.cli import app
-
-if TYPE_CHECKING:  # the registry is imported lazily: it loads torch and every check module
-    from nnatlas.bridge.registry import Check, CheckResult
-
-
-def select_checks(name: str) -> list[Check]:
-    """The registered checks that ``name`` selects, case-insensitively.
-
-    ``"all"`` selects everything; otherwise a group name (e.g. ``"layers"``), else every check
-    whose name starts with ``name`` (``"gelu"``: GELU and GELU(approximate='tanh')), else every
-    check whose name contains it (``"amsgrad"``).
-
-    Raises:
-        KeyError: nothing matches; the message lists the groups and check names.
-    """
-    from nnatlas.bridge.registry import all_checks
-
-    checks = list(all_checks().values())
-    key = name.strip().lower()
-    if key == "all":
-        return checks
-    for matches in (
-        [c for c in checks if c.group.lower() == key],
-        [c for c in checks if c.name.lower().startswith(key)],  # "gelu" -> GELU and its variants
-        [c for c in checks if key in c.name.lower()],
-    ):
-        if matches:
-            return matches
-    groups = sorted({c.group for c in checks})
-    raise KeyError(
-        f"no check matches {name!r}. Use 'all', a group ({', '.join(groups)}) or a check name: "
-        + ", ".join(c.name for c in checks)
-    )
-
-
-def run_checks(checks: list[Check]) -> list[CheckResult]:
-    """Run ``checks``; a check that raises becomes a failed result whose detail is the error."""
-    import torch
-
-    from nnatlas.bridge.registry import CheckResult
-    from nnatlas.scratch import manual_seed
-
-    results = []
-    for check in checks:
-        # Same numbers on every run, whatever ran before: seed both engines' default generators.
-        torch.manual_seed(0)
-        manual_seed(0)
-        start = time.perf_counter()
-        try:
-            result = check.run()
-        except Exception as err:  # noqa: BLE001 - report every broken check, keep going
-            last = traceback.extract_tb(err.__traceback__)[-1]
-            result = CheckResult(
-                check.name,
-                check.group,
-                detail=f"{type(err).__name__}: {err} ({last.filename}:{last.lineno})",
-            )
-        # Report under the registered name, which is unique and what selection matches.
-        result.name, result.group = check.name, check.group
-        result.extra["seconds"] = time.perf_counter() - start
-        results.append(result)
-    return results
+from nnatlas.cli.root import app
 
 
 def _fmt(value: float | None) -> str:
@@ -87,20 +22,29 @@ def check(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as a JSON list."),
 ) -> None:
-    """Prove the NumPy engine right: finite-difference gradient checks (float64, bar 1e-6 relative
-    error) and parity with PyTorch (same weights, float64, bar 1e-10 max abs difference).
+    """Prove the NumPy engine right: gradient checks and float64 parity with PyTorch.
+
+    Finite-difference gradient checks (float64, bar 1e-6 relative error) and parity with
+    PyTorch (same weights, float64, bar 1e-10 max abs difference).
 
     Exit status: 0 when every selected check passes, 1 when any fails, 2 for an unknown name.
     """
     from rich.console import Console
     from rich.table import Table
 
-    from nnatlas.bridge.registry import GRADCHECK_TOL, PARITY_TOL
+    # Imported here: the checks load torch and every check module.
+    from nnatlas.bridge.checks import (
+        GRADCHECK_TOL,
+        PARITY_TOL,
+        UnknownCheckError,
+        run_checks,
+        select_checks,
+    )
 
     try:
         checks = select_checks(name)
-    except KeyError as err:
-        typer.echo(f"nnatlas check: {err.args[0]}", err=True)
+    except UnknownCheckError as err:
+        typer.echo(f"nnatlas check: {err}", err=True)
         raise typer.Exit(2) from None
     results = run_checks(checks)
     failed = [r for r in results if not r.passed]

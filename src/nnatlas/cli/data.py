@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from nnatlas.cli import app
+from nnatlas.cli.root import app
 
 if TYPE_CHECKING:
     from nnatlas.data.catalog import DatasetSpec

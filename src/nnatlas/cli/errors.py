@@ -1,22 +1,23 @@
-"""How ``nnatlas train``, ``eval`` and ``predict`` report a bad name, option or file.
+"""How the command reports a bad name, option or file: one message, exit status 2.
 
-A :class:`UsageError` carries a message that says what was wrong and what the valid choices
-are; :func:`exit_on_usage_error` prints it and exits with status 2 (the shell's "bad usage"),
-instead of a traceback.
+Every error a user can cause derives from :class:`nnatlas.errors.NnatlasError` (a dataset,
+checkpoint, task or option error); :func:`exit_on_usage_error` prints its message and exits with
+status 2 (the shell's "bad usage"), instead of a traceback. :class:`UsageError` is the command's
+own, for what only the command checks (options that go together, for instance).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import typer
 
+from nnatlas.errors import NnatlasError
 
-class UsageError(Exception):
-    """A bad name or option; the CLI prints the message and exits with status 2."""
+
+class UsageError(NnatlasError):
+    """A bad combination of command-line options; the message says what to give instead."""
 
 
 def print_error(prefix: str, err: BaseException) -> None:
@@ -30,19 +31,9 @@ def print_error(prefix: str, err: BaseException) -> None:
 
 @contextmanager
 def exit_on_usage_error() -> Iterator[None]:
-    """Turn a :class:`UsageError` raised inside the block into a message and exit status 2."""
+    """Turn a project error raised inside the block into its message and exit status 2."""
     try:
         yield
-    except UsageError as err:
+    except NnatlasError as err:
         print_error("error", err)
         raise typer.Exit(2) from None
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """:func:`nnatlas.train.load_checkpoint`, with its errors as :class:`UsageError`."""
-    from nnatlas.train import CheckpointError, load_checkpoint
-
-    try:
-        return load_checkpoint(path)
-    except (CheckpointError, FileNotFoundError) as err:
-        raise UsageError(str(err)) from err

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import torch
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from nnatlas.cli import app
+from nnatlas.cli.root import app
+
+if TYPE_CHECKING:
+    import torch
 
 models_app = typer.Typer(
     help="Browse the PyTorch model zoo (parameters, FLOPs, layers).\n\n"
@@ -71,6 +71,10 @@ def list_cmd(
     family: str | None = typer.Option(None, help="Only this family (e.g. vgg, resnet_cifar)."),
 ) -> None:
     """List the registered models with their family, input and parameter count."""
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
     from nnatlas.models import create_model, get_model_entry, list_models
     from nnatlas.models.summary import count_parameters
 
@@ -111,6 +115,9 @@ def info_cmd(
     ),
 ) -> None:
     """Print a model's parameters, forward FLOPs for one input and its layer summary."""
+    from rich.console import Console
+    from rich.table import Table
+
     from nnatlas.models import UnknownModelError, get_model_entry
     from nnatlas.models.summary import count_flops, count_parameters, example_inputs, layer_summary
 

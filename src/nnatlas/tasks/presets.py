@@ -1,8 +1,9 @@
-"""Per-dataset defaults of ``nnatlas train``: the model and options that work well for each.
+"""Per-dataset defaults of a training run: the model and options that work well for each.
 
-An option left out on the command line takes the dataset's preset, then
-:class:`nnatlas.train.TrainConfig`'s default (:func:`resolve_config`). Presets name zoo models,
-so they live here, outside :mod:`nnatlas.train` (which knows nothing of specific models).
+An option left out (on the command line or in :func:`nnatlas.tasks.train`) takes the dataset's
+preset, then :class:`nnatlas.train.TrainConfig`'s default (:func:`resolve_config`). Presets
+name zoo models, so they live here, above :mod:`nnatlas.train` (which knows no specific model).
+This module imports no torch: the command reads it to write its ``--help``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnatlas.cli.errors import UsageError
+from nnatlas.tasks.base import TaskError
 from nnatlas.train.config import TrainConfig
 
 
@@ -85,12 +86,9 @@ PRESETS: dict[str, Preset] = {
     "spirals": Preset("mlp", config=dict(epochs=150, batch_size=32, lr=1e-2)),
     "xor": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
 }
-# Datasets without a preset of their own (an image folder, MedMNIST ...).
-GENERIC = Preset("lenet5", config=dict(epochs=10, batch_size=64, lr=1e-3, scheduler="cosine"))
-# Tokens kept per text (pre-padded): the text datasets `nnatlas train` can classify.
-TEXT_MAX_LEN = {"sst2": 48, "mr": 64, "imdb": 256}
-# Characters per training window of the corpora (tinyshakespeare, text:PATH) for language models.
-LM_SEQ_LEN = 128
+# Datasets without a preset of their own (an image folder, MedMNIST ...); the model is the
+# task's default model (nnatlas.tasks.base.Task.default_model) when the preset names none.
+GENERIC = Preset("", config=dict(epochs=10, batch_size=64, lr=1e-3, scheduler="cosine"))
 
 
 def preset_for(data: str) -> Preset:
@@ -108,4 +106,4 @@ def resolve_config(data: str, engine: str, overrides: dict[str, Any]) -> TrainCo
     try:
         return TrainConfig(**values)
     except ValueError as err:
-        raise UsageError(str(err)) from err
+        raise TaskError(str(err)) from err

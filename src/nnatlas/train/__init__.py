@@ -6,42 +6,71 @@ Quick start::
     trainer = create_trainer(model, TrainConfig(epochs=5, engine="torch"), run_dir="runs/demo")
     history = trainer.fit((x_train, y_train), (x_val, y_val))
     print(trainer.evaluate((x_test, y_test)))
+
+The names below are imported on first use (PEP 562), so ``from nnatlas.train.config import
+TrainConfig`` (what the command's ``--help`` needs) does not import torch.
 """
 
-from nnatlas.train.callbacks import Callback, plot_curves, summary_table, write_history
-from nnatlas.train.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    save_atomic,
-    seed_everything,
-)
-from nnatlas.train.config import TrainConfig
-from nnatlas.train.data import TensorLoader
-from nnatlas.train.metrics import MetricAccumulator, accuracy, macro_f1, perplexity
-from nnatlas.train.schedulers import LRScheduler, schedule_factor
-from nnatlas.train.scratch import ScratchTrainer, create_trainer
-from nnatlas.train.trainer import NonFiniteLossError, Trainer, resolve_device
+from __future__ import annotations
 
-__all__ = [
-    "Callback",
-    "CheckpointError",
-    "LRScheduler",
-    "MetricAccumulator",
-    "NonFiniteLossError",
-    "ScratchTrainer",
-    "TensorLoader",
-    "TrainConfig",
-    "Trainer",
-    "accuracy",
-    "create_trainer",
-    "load_checkpoint",
-    "macro_f1",
-    "perplexity",
-    "plot_curves",
-    "resolve_device",
-    "save_atomic",
-    "schedule_factor",
-    "seed_everything",
-    "summary_table",
-    "write_history",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Callback": "callbacks",
+    "plot_curves": "callbacks",
+    "summary_table": "callbacks",
+    "write_history": "callbacks",
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_atomic": "checkpoint",
+    "seed_everything": "checkpoint",
+    "ConfigError": "config",
+    "TrainConfig": "config",
+    "TensorLoader": "data",
+    "MetricAccumulator": "metrics",
+    "accuracy": "metrics",
+    "macro_f1": "metrics",
+    "perplexity": "metrics",
+    "LRScheduler": "schedulers",
+    "schedule_factor": "schedulers",
+    "ScratchLoss": "scratch",
+    "ScratchTrainer": "scratch",
+    "create_trainer": "scratch",
+    "ClassificationStep": "steps",
+    "LossAccumulator": "steps",
+    "Step": "steps",
+    "StepOutput": "steps",
+    "NonFiniteLossError": "trainer",
+    "Trainer": "trainer",
+    "resolve_device": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from nnatlas.train.callbacks import Callback, plot_curves, summary_table, write_history
+    from nnatlas.train.checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        save_atomic,
+        seed_everything,
+    )
+    from nnatlas.train.config import ConfigError, TrainConfig
+    from nnatlas.train.data import TensorLoader
+    from nnatlas.train.metrics import MetricAccumulator, accuracy, macro_f1, perplexity
+    from nnatlas.train.schedulers import LRScheduler, schedule_factor
+    from nnatlas.train.scratch import ScratchLoss, ScratchTrainer, create_trainer
+    from nnatlas.train.steps import ClassificationStep, LossAccumulator, Step, StepOutput
+    from nnatlas.train.trainer import NonFiniteLossError, Trainer, resolve_device
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nnatlas.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"nnatlas.train.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -3,7 +3,8 @@
 The loop in :mod:`nnatlas.train.trainer` does the training, the validation, early stopping and
 best-checkpoint keeping itself (so a reader sees them). Everything that only *reports* lives
 here: the progress bar, the per-epoch lines, the run folder's history files and curves, and
-TensorBoard. A callback overrides any of the hooks below; each gets the trainer.
+TensorBoard. A callback overrides any of the hooks below; each gets the trainer, of which it
+reads what :class:`TrainerView` lists (so this module needs no import of the trainer's).
 """
 
 from __future__ import annotations
@@ -12,24 +13,32 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from nnatlas.train.trainer import Trainer
+
+class TrainerView(Protocol):
+    """What a callback may read of the :class:`~nnatlas.train.trainer.Trainer` it reports on."""
+
+    config: Any  # the run's TrainConfig
+    history: list[dict[str, Any]]  # one row per finished epoch
+    epoch: int  # epochs completed
+    step: int  # optimizer steps taken
+    run_dir: Path | None
+    best_epoch: int | None
 
 
 class Callback:
     """Base class; every hook does nothing."""
 
-    def on_fit_begin(self, trainer: Trainer) -> None: ...
+    def on_fit_begin(self, trainer: TrainerView) -> None: ...
 
-    def on_epoch_begin(self, trainer: Trainer, epoch: int, num_batches: int) -> None: ...
+    def on_epoch_begin(self, trainer: TrainerView, epoch: int, num_batches: int) -> None: ...
 
-    def on_step_end(self, trainer: Trainer, loss: float) -> None: ...
+    def on_step_end(self, trainer: TrainerView, loss: float) -> None: ...
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, Any]) -> None: ...
 
-    def on_fit_end(self, trainer: Trainer) -> None: ...
+    def on_fit_end(self, trainer: TrainerView) -> None: ...
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -59,7 +68,7 @@ class ProgressBar(Callback):
         self.progress = None
         self.task = None
 
-    def on_fit_begin(self, trainer: Trainer) -> None:
+    def on_fit_begin(self, trainer: TrainerView) -> None:
         if not self.show_bar:
             return
         from rich.progress import (
@@ -83,17 +92,17 @@ class ProgressBar(Callback):
         )
         self.progress.start()
 
-    def on_epoch_begin(self, trainer: Trainer, epoch: int, num_batches: int) -> None:
+    def on_epoch_begin(self, trainer: TrainerView, epoch: int, num_batches: int) -> None:
         if self.progress is not None:
             self.task = self.progress.add_task(
                 f"epoch {epoch + 1}/{trainer.config.epochs}", total=num_batches, loss=""
             )
 
-    def on_step_end(self, trainer: Trainer, loss: float) -> None:
+    def on_step_end(self, trainer: TrainerView, loss: float) -> None:
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, advance=1, loss=f"loss {loss:.4f}")
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, Any]) -> None:
         line = f"epoch {row['epoch']}/{trainer.config.epochs}  {format_row(row)}"
         if self.progress is not None:
             self.progress.remove_task(self.task)
@@ -101,7 +110,7 @@ class ProgressBar(Callback):
         else:
             print(line, flush=True)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
@@ -113,7 +122,7 @@ class HistoryWriter(Callback):
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, Any]) -> None:
         write_history(trainer.history, self.run_dir)
 
 
@@ -136,7 +145,7 @@ class CurvePlotter(Callback):
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         if trainer.history:
             plot_curves(trainer.history, self.run_dir / "curves.png")
 
@@ -185,16 +194,16 @@ class TensorBoardLogger(Callback):
         except ImportError:
             return None
 
-    def on_step_end(self, trainer: Trainer, loss: float) -> None:
+    def on_step_end(self, trainer: TrainerView, loss: float) -> None:
         self.writer.add_scalar("step/train_loss", loss, trainer.step)
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, Any]) -> None:
         for key, value in row.items():
             if isinstance(value, float) and key != "time_s":
                 self.writer.add_scalar(f"epoch/{key}", value, row["epoch"])
         self.writer.flush()
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         self.writer.close()
 
 

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnatlas.errors import NnatlasError
 from nnatlas.scratch import init as scratch_init
 
 FORMAT = "nnatlas-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NnatlasError, ValueError):
     """A file is not an nnatlas checkpoint, or belongs to another model."""
 
 

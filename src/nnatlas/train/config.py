@@ -7,16 +7,21 @@ config as ``config.json`` into its folder (minGPT's ``setup_logging`` habit).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from nnatlas.errors import NnatlasError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 ENGINES = ("torch", "scratch")
 AMP_MODES = ("off", "bf16", "fp16")
 EXTRA_METRICS = ("accuracy", "top5", "f1", "perplexity")
+
+
+class ConfigError(NnatlasError, ValueError):
+    """An option value a training run cannot take (the message names the option)."""
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -65,27 +70,27 @@ class TrainConfig:
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
-                raise ValueError(
+                raise ConfigError(
                     f"TrainConfig.{f.name}: {getattr(self, f.name)!r} is not one of "
                     f"{', '.join(choices)}"
                 )
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for name, value in positive.items():
             if not value > 0:
-                raise ValueError(f"TrainConfig.{name} must be > 0, got {value}")
+                raise ConfigError(f"TrainConfig.{name} must be > 0, got {value}")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}"
             )
         unknown = [m for m in self.metric_names if m not in EXTRA_METRICS]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig.metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
             )
         # Checked here, before any data is loaded, rather than after the first epoch.
         monitorable = [f"val_{name}" for name in ("loss", *self.metric_names)]
         if self.monitor not in monitorable:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig.monitor: {self.monitor!r} is not recorded by this run; choose from "
                 f"{', '.join(monitorable)} (add a metric with --metrics)"
             )
@@ -109,6 +114,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        """Write the config as JSON, atomically (never a half-written config.json)."""
+        from nnatlas.files import write_json
+
+        return write_json(path, self.to_dict())

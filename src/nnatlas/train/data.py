@@ -31,27 +31,28 @@ def _takes_generator(fn: Callable[..., Any]) -> bool:
 
 
 class TensorLoader:
-    """Batches of ``(x[idx], y[idx])`` from tensors held in memory.
+    """Batches cut from tensors held in memory: ``(t[idx] for t in tensors)``.
 
     Args:
-        x: inputs, first dimension = examples, e.g. (N, C, H, W) float32 or (N, T) int64.
-        y: targets (N,) or (N, T) int64.
+        *tensors: the split's tensors, first dimension = examples, e.g. images (N, C, H, W)
+            float32 and labels (N,) int64, or a translation's source (N, S), source lengths
+            (N,), decoder inputs (N, T) and targets (N, T).
         batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
         shuffle: draw a fresh permutation each epoch (training); keep the order otherwise.
         seed: seed of the data-order generator and of the augmentation generator.
         augment: optional batch transform ``augment(x_batch, generator=g) -> x_batch`` (the
-            ``generator`` argument is optional), applied to training batches only.
+            ``generator`` argument is optional), applied to the first tensor of training
+            batches only.
         drop_last: drop a last incomplete batch (keeps BatchNorm statistics stable).
         device: move the tensors there once (the whole split, not per batch).
 
     Shape:
-        yields x: (B, *x.shape[1:]), y: (B, *y.shape[1:]) with B <= batch_size
+        yields a tuple ``(t[b] for t in tensors)``, each (B, *t.shape[1:]) with B <= batch_size
     """
 
     def __init__(
         self,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        *tensors: torch.Tensor,
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,
@@ -59,13 +60,20 @@ class TensorLoader:
         drop_last: bool = False,
         device: torch.device | str | None = None,
     ) -> None:
-        if len(x) != len(y):
-            raise ValueError(f"TensorLoader: x has {len(x)} examples but y has {len(y)}")
+        if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+            kinds = ", ".join(type(t).__name__ for t in tensors) or "nothing"
+            raise TypeError(
+                f"TensorLoader: expected tensors of equal length, got {kinds}; give the batch "
+                "size by name: TensorLoader(x, y, batch_size=64)"
+            )
+        sizes = [len(t) for t in tensors]
+        if len(set(sizes)) != 1:
+            raise ValueError(f"TensorLoader: the tensors hold {sizes} examples; they must agree")
         if batch_size <= 0:
             raise ValueError(f"TensorLoader: batch_size must be positive, got {batch_size}")
         if device is not None:
-            x, y = x.to(device), y.to(device)
-        self.x, self.y = x, y
+            tensors = tuple(t.to(device) for t in tensors)
+        self.tensors = tuple(tensors)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.augment = augment
         self._augment_takes_generator = augment is not None and _takes_generator(augment)
@@ -78,36 +86,36 @@ class TensorLoader:
         self.batches_done = 0  # batches handed out in the current epoch
 
     def __len__(self) -> int:
-        n = len(self.x)
+        n = self.num_examples
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     @property
     def num_examples(self) -> int:
-        return len(self.x)
+        return len(self.tensors[0])
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.x)
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = self.num_examples
         self._epoch_start_state = self.order_generator.get_state()
         if self.shuffle:
-            order = torch.randperm(n, generator=self.order_generator).to(self.x.device)
+            order = torch.randperm(n, generator=self.order_generator).to(self.tensors[0].device)
         else:
             order = None
         start_batch, self._skip_batches = self._skip_batches, 0
         self.batches_done = start_batch
         for b in range(start_batch, len(self)):
             if order is None:
-                xb = self.x[b * self.batch_size : (b + 1) * self.batch_size]  # a view, no copy
-                yb = self.y[b * self.batch_size : (b + 1) * self.batch_size]
+                rows = slice(b * self.batch_size, (b + 1) * self.batch_size)  # views, no copy
             else:
-                idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-                xb, yb = self.x[idx], self.y[idx]  # one gather per batch, no per-example Python
+                rows = order[b * self.batch_size : (b + 1) * self.batch_size]
+            # One gather per tensor and batch, no per-example Python.
+            first, *rest = (t[rows] for t in self.tensors)
             if self.augment is not None:
                 if self._augment_takes_generator:
-                    xb = self.augment(xb, generator=self.augment_generator)
+                    first = self.augment(first, generator=self.augment_generator)
                 else:
-                    xb = self.augment(xb)
+                    first = self.augment(first)
             self.batches_done = b + 1
-            yield xb, yb
+            yield (first, *rest)
         self.batches_done = 0
 
     def state_dict(self) -> dict[str, Any]:

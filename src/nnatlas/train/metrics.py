@@ -106,6 +106,10 @@ class MetricAccumulator:
         self.cm: np.ndarray | None = None
         self.num_classes = 0
 
+    def add(self, out: Any, loss: float) -> None:
+        """Add one :class:`~nnatlas.train.steps.StepOutput` whose loss value is ``loss``."""
+        self.update(loss, out.outputs, out.targets)
+
     def update(self, loss: float, logits: Any, targets: Any) -> None:
         """Add one batch. ``loss`` is the batch's mean loss over its non-ignored targets (as
         returned by the criterion)."""
@@ -126,7 +130,9 @@ class MetricAccumulator:
 
     def compute(self) -> dict[str, float]:
         """Metrics of the batches seen so far; ``loss`` always, the extras when asked for."""
-        rows = max(self.rows, 1)
+        if not self.rows:  # no prediction seen: no number, rather than a made-up 0
+            return {"loss": float("nan"), **{name: float("nan") for name in self.names}}
+        rows = self.rows
         out = {"loss": self.loss_sum / rows}
         if "accuracy" in self.names:
             out["accuracy"] = self.correct / rows

@@ -8,11 +8,14 @@ lesson switches engines with one argument and gets the same history format::
 
 The step is the explicit chain of the NumPy engine (no autograd)::
 
-    logits = model(x)                   # forward, each layer caches what its backward needs
-    loss = criterion(logits, y)
+    out = step.loss(model, batch, losses)  # forward (each layer caches what its backward
+                                           # needs) and the loss, with d loss / d logits
     model.zero_grad()
-    model.backward(criterion.backward())  # d loss / d logits, back through every layer
+    model.backward(out.loss.grad)          # back through every layer
     optimizer.step()
+
+The task's step is the same object as under the torch engine: only ``losses`` differs
+(:class:`ScratchLosses` returns a :class:`ScratchLoss` instead of a tensor with a graph).
 
 Checkpoints are the same ``.pt`` files as the torch engine's (arrays stored as tensors), so
 ``torch.load(weights_only=True)``, resume and ``nnatlas eval`` work for both.
@@ -21,14 +24,54 @@ Checkpoints are the same ``.pt`` files as the torch engine's (arrays stored as t
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from nnatlas.train.config import TrainConfig
+from nnatlas.train.config import ConfigError, TrainConfig
+from nnatlas.train.metrics import IGNORE_INDEX
 from nnatlas.train.optimizers import build_optimizer
+from nnatlas.train.steps import StepOutput
 from nnatlas.train.trainer import Trainer
+
+
+@dataclass
+class ScratchLoss:
+    """A loss under the NumPy engine: its value and its gradient with respect to the logits.
+
+    Shape:
+        grad: the shape of the logits the loss was computed from
+    """
+
+    value: float
+    grad: np.ndarray
+
+    def __float__(self) -> float:
+        return self.value
+
+
+class ScratchLosses:
+    """The loss functions a :class:`~nnatlas.train.steps.Step` calls under the NumPy engine."""
+
+    @staticmethod
+    def cross_entropy(
+        logits: np.ndarray,
+        targets: np.ndarray,
+        label_smoothing: float = 0.0,
+        ignore_index: int = IGNORE_INDEX,
+    ) -> ScratchLoss:
+        """Mean cross-entropy over the non-ignored targets, and d loss / d logits.
+
+        Shape:
+            logits (B, C) or (B, T, C); targets (B,) or (B, T) -> value (), grad like logits
+        """
+        from nnatlas.scratch.losses import CrossEntropyLoss
+
+        criterion = CrossEntropyLoss(ignore_index=ignore_index, label_smoothing=label_smoothing)
+        value = float(criterion(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)))
+        return ScratchLoss(value, criterion.backward().reshape(logits.shape))
 
 
 def _to_torch(value: Any) -> Any:
@@ -62,70 +105,64 @@ class ScratchTrainer(Trainer):
     ``"scratch"``. The device is always the CPU; ``amp`` and ``channels_last`` do not apply.
 
     Shape:
-        batches: x (B, ...) float inputs (cast to the model's dtype) or int64 token ids;
-        y (B,) or (B, T) int64.
+        batches: arrays as the step expects them; float inputs are cast to the model's dtype,
+        int64 token ids and targets stay as they are.
     """
 
     engine = "scratch"
 
     # -- the step ----------------------------------------------------------------------------------
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """Forward, loss, backward through every layer, clipping, optimizer step."""
+    def train_step(self, batch: Any) -> tuple[StepOutput, float]:
+        """The task's loss, backward through every layer, clipping, optimizer step."""
         from nnatlas.scratch.clip import clip_grad_norm_
 
-        logits = self.logits_of(self.model(x))  # (B, C) or (B, T, C)
-        flat = logits.reshape(-1, logits.shape[-1])  # (M, C)
-        loss = float(self.criterion(flat, y.reshape(-1)))
+        out = self.step_fn.loss(self.model, batch, self.losses, training=True)
+        loss = float(out.loss)
         self.check_finite(loss)
 
         self.model.zero_grad()
-        grad_logits = self.criterion.backward().reshape(logits.shape)  # d loss / d logits
-        self.model.backward(grad_logits)
+        self.model.backward(out.loss.grad)  # d loss / d logits, back through every layer
         if self.config.grad_clip > 0:
             clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
-        return loss, logits
+        return out, loss
 
-    def eval_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """Forward and loss (NumPy keeps no graph to switch off). Returns (loss, logits)."""
-        logits = self.logits_of(self.model(x))
-        loss = float(self.eval_criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))
-        return loss, logits
-
-    def predict(self, x: Any) -> torch.Tensor:
-        """Class probabilities. Shape: x (B, ...) -> (B, C) or (B, T, C)."""
-        from nnatlas.scratch.activations import softmax
+    def infer(self, *inputs: Any) -> Any:
+        """The model's output (eval mode) as CPU tensors. Shape: as :meth:`Trainer.infer`."""
+        from nnatlas.train.steps import first_output
 
         self.model.eval()
-        x, _ = self.to_device(x, None)
-        return torch.from_numpy(np.asarray(softmax(self.logits_of(self.model(x)), axis=-1)))
+        output = first_output(self.model(*self.to_device(inputs)))
+        return torch.from_numpy(np.asarray(output)) if isinstance(output, np.ndarray) else output
 
     # -- engine setup --------------------------------------------------------------------------
     def _setup_engine(self) -> torch.device:
         """The NumPy engine's losses; the device is the CPU."""
-        from nnatlas.scratch.losses import CrossEntropyLoss
-
         if self.config.device not in ("auto", "cpu"):
-            raise ValueError(
+            raise ConfigError(
                 f"--device {self.config.device}: the scratch (NumPy) engine runs on the CPU only"
             )
         self.amp_dtype = None
         self.scaler = torch.amp.GradScaler("cpu", enabled=False)  # keeps checkpoints uniform
-        self.criterion = CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
-        self.eval_criterion = CrossEntropyLoss()
+        self.losses = ScratchLosses()
         return torch.device("cpu")
 
     def no_grad(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()  # NumPy keeps no graph; nothing to switch off
 
-    def to_device(self, x: Any, y: Any) -> tuple[Any, Any]:
-        """Torch batches -> NumPy arrays (zero-copy on the CPU); floats in the model's dtype."""
-        x = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-        if x.dtype.kind == "f":
-            x = x.astype(self.model.dtype, copy=False)
-        if y is not None:
-            y = y.numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-        return x, y
+    def to_device(self, batch: Any) -> Any:
+        """Torch tensors in a batch (tuples, lists, dicts) -> NumPy arrays (zero-copy on the
+        CPU); float arrays in the model's dtype."""
+        if isinstance(batch, (torch.Tensor, np.ndarray)):
+            array = batch.numpy() if isinstance(batch, torch.Tensor) else batch
+            if array.dtype.kind == "f":
+                array = array.astype(self.model.dtype, copy=False)
+            return array
+        if isinstance(batch, dict):
+            return {key: self.to_device(value) for key, value in batch.items()}
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self.to_device(value) for value in batch)
+        return batch
 
     def build_optimizer(self) -> Any:
         """The optimizer named by ``config.optimizer``, from :mod:`nnatlas.scratch.optim`."""
@@ -180,7 +217,8 @@ def create_trainer(model: Any, config: TrainConfig | None = None, **kwargs: Any)
     Args:
         model: a ``torch.nn.Module`` (engine "torch") or a scratch ``Module`` (engine "scratch").
         config: the options; ``None`` means ``TrainConfig()`` (the torch engine).
-        **kwargs: passed on to the trainer (``run_dir``, ``callbacks``, ``model_info``, ``extra``).
+        **kwargs: passed on to the trainer (``run_dir``, ``callbacks``, ``model_info``, ``extra``,
+            ``step``).
     """
     config = config if config is not None else TrainConfig()
     cls = ScratchTrainer if config.engine == "scratch" else Trainer

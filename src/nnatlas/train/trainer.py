@@ -1,8 +1,14 @@
 """The training loop, written out: epochs of steps, validation, early stopping, checkpoints.
 
 Read :meth:`Trainer.fit` top to bottom; it calls :meth:`Trainer.train_epoch`, which calls
-:meth:`Trainer.train_step` (forward, loss, backward, clip, optimizer step). Reporting (progress
-bar, history files, plots, TensorBoard) is done by callbacks (:mod:`nnatlas.train.callbacks`).
+:meth:`Trainer.train_step` (the task's loss, backward, clip, optimizer step). Reporting
+(progress bar, history files, plots, TensorBoard) is done by callbacks
+(:mod:`nnatlas.train.callbacks`).
+
+The trainer knows no task: what a batch is, what the model is given and how the loss is computed
+belong to a :class:`~nnatlas.train.steps.Step` (``step=``; cross-entropy classification by
+default), so a seq2seq model trains on source, lengths and targets as separate tensors and a
+detector that returns a dict of losses trains through the same loop.
 
 The NumPy engine's :class:`nnatlas.train.scratch.ScratchTrainer` subclasses this class and
 replaces only what is engine specific (the step, the evaluation forward, the loss, how batches
@@ -46,13 +52,15 @@ from nnatlas.train.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from nnatlas.train.config import TrainConfig
+from nnatlas.train.config import ConfigError, TrainConfig
 from nnatlas.train.data import TensorLoader
-from nnatlas.train.metrics import MetricAccumulator
+from nnatlas.train.metrics import IGNORE_INDEX
 from nnatlas.train.optimizers import build_optimizer
 from nnatlas.train.schedulers import LRScheduler
+from nnatlas.train.steps import ClassificationStep, Metrics, Step, StepOutput, first_output
 
-Batches = TensorLoader | Iterable[tuple[Any, Any]] | tuple[torch.Tensor, torch.Tensor]
+# Tensors of one split (cut into batches here), a TensorLoader, or any re-iterable of batches.
+Batches = TensorLoader | Iterable[Any] | tuple[torch.Tensor, ...]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -69,16 +77,38 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
     return device
 
 
+class TorchLosses:
+    """The loss functions a :class:`~nnatlas.train.steps.Step` calls under the torch engine."""
+
+    @staticmethod
+    def cross_entropy(
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        label_smoothing: float = 0.0,
+        ignore_index: int = IGNORE_INDEX,
+    ) -> torch.Tensor:
+        """Mean cross-entropy over the non-ignored targets, computed in float32.
+
+        Shape:
+            logits (B, C) or (B, T, C); targets (B,) or (B, T) -> ()
+        """
+        flat = logits.reshape(-1, logits.shape[-1]).float()  # (M, C); autocast's bf16 -> fp32
+        return torch.nn.functional.cross_entropy(
+            flat, targets.reshape(-1), ignore_index=ignore_index, label_smoothing=label_smoothing
+        )
+
+
 class Trainer:
-    """Trains a ``torch.nn.Module`` classifier (or language model) with cross-entropy.
+    """Trains a ``torch.nn.Module`` on batches, with the loss and metrics of a task's step.
 
     Args:
-        model: returns logits (N, C), or (N, T, C) for sequences; a tuple output's first
-            element is taken as the logits (language models return ``(logits, state)``).
+        model: the model; with the default step it returns logits (N, C), or (N, T, C) for
+            sequences, and a tuple output's first element is taken as the logits (language
+            models return ``(logits, state)``).
         config: all options; see :class:`~nnatlas.train.config.TrainConfig`.
         run_dir: folder for config.json, history, last.pt/best.pt and curves.png; ``None``
             keeps everything in memory.
@@ -86,9 +116,12 @@ class Trainer:
         model_info: how to rebuild the model (``{"name": ..., "kwargs": {...}}``), stored in
             checkpoints so ``nnatlas eval``/``predict`` can recreate it; plain values only.
         extra: plain values saved into every checkpoint (class names, normalization ...).
+        step: the task's batch step (:class:`~nnatlas.train.steps.Step`); default
+            :class:`~nnatlas.train.steps.ClassificationStep` with ``config.label_smoothing``.
 
     Shape:
-        batches: x (B, ...) any input the model takes; y (B,) or (B, T) int64 class indices.
+        batches (default step): x (B, ...) any input the model takes; y (B,) or (B, T) int64
+        class indices. Other steps define their own batches.
     """
 
     engine = "torch"
@@ -101,6 +134,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         model_info: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        step: Step | None = None,
     ) -> None:
         self.config = config if config is not None else TrainConfig(engine=self.engine)
         if self.config.engine != self.engine:
@@ -109,6 +143,13 @@ class Trainer:
                 f"{self.config.engine!r}; use nnatlas.train.create_trainer to pick the class"
             )
         self.model = model
+        self.step_fn = step if step is not None else ClassificationStep(self.config.label_smoothing)
+        if self.engine not in self.step_fn.engines:
+            engines = " and ".join(self.step_fn.engines)
+            raise ValueError(
+                f"{type(self.step_fn).__name__} runs under the {engines} engine only, "
+                f"not {self.engine}"
+            )
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.model_info = model_info or {"name": type(model).__name__, "kwargs": {}}
         self.extra = extra or {}
@@ -129,7 +170,7 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.stop_reason = ""
         self.last_finite_loss: float | None = None
-        self.train_metrics = MetricAccumulator(self._train_metric_names())
+        self.train_metrics = self.step_fn.metrics(self._train_metric_names())
         self.optimizer: Any = None
         self.scheduler: LRScheduler | None = None
 
@@ -140,8 +181,8 @@ class Trainer:
         """Train for ``config.epochs`` epochs (or until early stopping) and return the history.
 
         Args:
-            train: training batches: ``(x, y)`` tensors (fast path), a TensorLoader, or any
-                re-iterable of ``(x, y)`` batches such as a ``DataLoader``.
+            train: training batches: a tuple of tensors such as ``(x, y)`` (fast path), a
+                TensorLoader, or any re-iterable of batches such as a ``DataLoader``.
             val: validation batches, same forms; ``None`` monitors the training metrics.
             resume: a checkpoint (last.pt) to continue from. With a TensorLoader (or tensors)
                 a mid-epoch checkpoint continues with the very next batch; other iterables
@@ -160,7 +201,7 @@ class Trainer:
             names = self._train_metric_names()
             watched = cfg.monitor[4:]
             if watched != "loss" and watched not in names:
-                self.train_metrics = MetricAccumulator([*names, watched])
+                self.train_metrics = self.step_fn.metrics([*names, watched])
         steps_per_epoch = len(train_loader)
         self.optimizer = self.build_optimizer()
         self.scheduler = LRScheduler(
@@ -231,11 +272,10 @@ class Trainer:
     def train_epoch(self, loader: TensorLoader | Iterable) -> dict[str, float]:
         """One pass over the training batches; returns the epoch's training metrics."""
         self.model.train()
-        for x, y in loader:
-            x, y = self.to_device(x, y)
-            loss, logits = self.train_step(x, y)
+        for batch in loader:
+            out, loss = self.train_step(self.to_device(batch))
             self.scheduler.step()
-            self.train_metrics.update(loss, logits, y)
+            self.train_metrics.add(out, loss)
             self.step += 1
             every = self.config.checkpoint_every
             if every and self.step % every == 0 and _is_mid_epoch(loader):
@@ -246,22 +286,21 @@ class Trainer:
         self.train_metrics.reset()
         return metrics
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
-        """Forward, loss, backward, gradient clipping, optimizer step. Returns (loss, logits)."""
+    def train_step(self, batch: Any) -> tuple[StepOutput, float]:
+        """The task's loss, backward, gradient clipping, optimizer step. Returns (output, loss)."""
         with self.autocast():
-            logits = self.logits_of(self.model(x))  # (B, C) or (B, T, C)
-            loss = self.criterion(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
-        loss_value = loss.item()
+            out = self.step_fn.loss(self.model, batch, self.losses, training=True)
+        loss_value = _value(out.loss)
         self.check_finite(loss_value)
 
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()  # the scaler is a no-op unless fp16 on CUDA
+        self.scaler.scale(out.loss).backward()  # the scaler is a no-op unless fp16 on CUDA
         if self.config.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return loss_value, logits.detach()
+        return out, loss_value
 
     def evaluate(self, data: Batches, names: Sequence[str] | None = None) -> dict[str, float]:
         """Loss and metrics over ``data`` with the model in eval mode (dropout off, BN frozen).
@@ -271,28 +310,36 @@ class Trainer:
             names: extra metrics; defaults to ``config.metrics``.
         """
         loader = self.as_batches(data, shuffle=False)
-        metrics = MetricAccumulator(names if names is not None else self.config.metric_names)
+        metrics: Metrics = self.step_fn.metrics(
+            names if names is not None else self.config.metric_names
+        )
         self.model.eval()
         with self.no_grad():
-            for x, y in loader:
-                x, y = self.to_device(x, y)
-                loss, logits = self.eval_step(x, y)
-                metrics.update(loss, logits, y)
+            for batch in loader:
+                out, loss = self.eval_step(self.to_device(batch))
+                metrics.add(out, loss)
         return metrics.compute()
 
-    def eval_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
-        """Forward and loss without gradients. Returns (loss, logits)."""
+    def eval_step(self, batch: Any) -> tuple[StepOutput, float]:
+        """The task's loss without gradients. Returns (output, loss)."""
         with self.autocast():
-            logits = self.logits_of(self.model(x))
-            loss = self.eval_criterion(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
-        return loss.item(), logits
+            out = self.step_fn.loss(self.model, batch, self.losses, training=False)
+        return out, _value(out.loss)
 
-    @torch.inference_mode()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities for a batch of inputs. Shape: x (B, ...) -> (B, C) or (B, T, C)."""
+    def infer(self, *inputs: Any) -> Any:
+        """The model's output for inputs (eval mode, no graph), as CPU tensors: the first
+        element of a tuple output (logits, not a language model's state).
+
+        Shape: inputs as the model takes them (a batch) -> e.g. logits (B, C) or (B, T, C)
+        """
         self.model.eval()
-        x, _ = self.to_device(x, None)
-        return torch.softmax(self.logits_of(self.model(x)).float(), dim=-1).cpu()
+        with self.no_grad():
+            output = first_output(self.model(*self.to_device(inputs)))
+        return output.float().cpu() if isinstance(output, torch.Tensor) else output
+
+    def predict(self, x: Any) -> torch.Tensor:
+        """Class probabilities for a batch of inputs. Shape: x (B, ...) -> (B, C) or (B, T, C)."""
+        return torch.softmax(self.infer(x), dim=-1)
 
     # -- helpers the loop calls ------------------------------------------------------------------
     def check_finite(self, loss: float) -> None:
@@ -317,13 +364,14 @@ class Trainer:
         return value > self.best_value
 
     def as_batches(self, data: Batches, shuffle: bool) -> TensorLoader | Iterable:
-        """``(x, y)`` tensors become a :class:`TensorLoader`; loaders pass through."""
-        if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
-            x, y = (torch.as_tensor(part) for part in data)
+        """A tuple of tensors (``(x, y)``, or more) becomes a :class:`TensorLoader`; loaders
+        and other iterables of batches pass through."""
+        if isinstance(data, tuple) and data and all(hasattr(part, "shape") for part in data):
+            tensors = [torch.as_tensor(part) for part in data]
             batch = self.config.batch_size if shuffle else self._eval_batch_size()
             # On a GPU, copy the whole split once instead of every batch (if it is < 2 GiB).
-            on_gpu = self.device.type != "cpu" and x.nbytes + y.nbytes < 2**31
-            return TensorLoader(x, y, batch, shuffle=shuffle, seed=self.config.seed,
+            on_gpu = self.device.type != "cpu" and sum(t.nbytes for t in tensors) < 2**31
+            return TensorLoader(*tensors, batch_size=batch, shuffle=shuffle, seed=self.config.seed,
                                 device=self.device if on_gpu else None)  # fmt: skip
         return data
 
@@ -360,9 +408,7 @@ class Trainer:
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         # fp16 gradients underflow; GradScaler multiplies the loss first (bf16 needs no scaling).
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
-        self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
-        # Validation reports the plain cross-entropy, comparable across smoothing settings.
-        self.eval_criterion = torch.nn.CrossEntropyLoss()
+        self.losses: Any = TorchLosses()
         return device
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -375,17 +421,19 @@ class Trainer:
         """No autograd graph during evaluation."""
         return torch.inference_mode()
 
-    def to_device(self, x: Any, y: Any) -> tuple[Any, Any]:
-        """Move a batch to the model's device (``y`` may be None)."""
-        x = x.to(self.device, non_blocking=True)
-        if self.config.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, (None if y is None else y.to(self.device, non_blocking=True))
-
-    @staticmethod
-    def logits_of(output: Any) -> Any:
-        """The logits of a model's output: the first element of a tuple, else the output."""
-        return output[0] if isinstance(output, tuple) else output
+    def to_device(self, batch: Any) -> Any:
+        """Move every tensor of a batch (tuples, lists and dicts of them) to the model's device;
+        4-D float tensors become channels-last when ``config.channels_last`` is set."""
+        if isinstance(batch, torch.Tensor):
+            batch = batch.to(self.device, non_blocking=True)
+            if self.config.channels_last and batch.dim() == 4 and batch.is_floating_point():
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            return batch
+        if isinstance(batch, dict):
+            return {key: self.to_device(value) for key, value in batch.items()}
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self.to_device(value) for value in batch)
+        return batch
 
     def build_optimizer(self) -> Any:
         """The optimizer named by ``config.optimizer``, over the model's parameters."""
@@ -481,6 +529,11 @@ class Trainer:
             self.best_state = load_checkpoint(self.run_dir / "best.pt")["model"]
         set_rng_state(ckpt["rng"])  # last: nothing above may draw random numbers afterwards
         self.load_engine_rng_state(ckpt.get("engine_rng"))
+
+
+def _value(loss: Any) -> float:
+    """A loss as a Python number (a tensor's ``item()``; ``float()`` of anything else)."""
+    return loss.detach().item() if isinstance(loss, torch.Tensor) else float(loss)
 
 
 def _is_mid_epoch(loader: Any) -> bool:

@@ -1,0 +1,206 @@
+"""What every task shares: the data options of a run, prepared splits, and the Task interface.
+
+A task (one module of this package per kind) owns what is specific to it:
+
+- :meth:`Task.load`: load the dataset from the catalog, split it, preprocess it once in memory
+  (normalization, vocabularies, fixed lengths) and say in a **record** (plain JSON values) what
+  a run must keep to redo that preprocessing on new inputs, with no access to the data;
+- :attr:`Prepared.facts`: what a zoo model's constructor is fitted with (``num_classes``,
+  ``in_chans``, ``vocab_size`` ...; each registry entry says which it takes);
+- :meth:`Task.step`: the loss and metrics of a batch, which the task-agnostic Trainer calls;
+- :meth:`Task.load_split`: one split again, prepared as in training, for ``evaluate``;
+- :meth:`Task.predict`: a structured prediction for one input given as text (a file path, a
+  sentence, a prompt, or ``SPLIT:INDEX`` for an example of the run's own data).
+
+Tasks register themselves by name (:func:`register_task`); a dataset's catalog entry names the
+task that trains on it (``DatasetSpec.task``). This module imports no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nnatlas.errors import NnatlasError
+
+if TYPE_CHECKING:  # only for annotations: importing these pulls in torch
+    from nnatlas.models.registry import ModelEntry
+    from nnatlas.train.config import TrainConfig
+    from nnatlas.train.steps import Step
+
+
+class TaskError(NnatlasError, ValueError):
+    """A model, dataset, option or input that a task cannot take; the message says what to do."""
+
+
+@dataclass
+class DataOptions:
+    """How a run's dataset is loaded and prepared. Saved in every checkpoint, so ``evaluate``,
+    ``predict`` and ``--resume`` read the same data the same way.
+
+    Attributes:
+        name: the catalog name (``"fashion-mnist"``, ``"csv:reviews.csv"``).
+        root: a local copy of the dataset to use instead of the catalog's sources.
+        val_fraction: share of the training data held out for validation (where the dataset
+            has no validation split of its own).
+        seed: seed of the held-out splits (the run's seed).
+        augment: image augmentation preset (``"none"``, ``"light"``, ``"standard"``,
+            ``"strong"``); image tasks only.
+    """
+
+    name: str
+    root: str | None = None
+    val_fraction: float = 0.1
+    seed: int = 0
+    augment: str = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataOptions:
+        """Rebuild from a saved dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class Prepared:
+    """A dataset's splits, ready for the Trainer, and what the run keeps of its preprocessing.
+
+    Attributes:
+        train, val, test: tuples of tensors with one row per example (the TensorLoader cuts
+            batches from them), e.g. ``(x, y)``; ``val`` is ``None`` when nothing is held out.
+        record: plain values (JSON) that redo the preprocessing: class names, normalization,
+            input shape, vocabularies ...
+        facts: what models are fitted with (``num_classes``, ``in_chans``, ``vocab_size`` ...).
+        augment: the training batch transform, or ``None``.
+    """
+
+    train: tuple[Any, ...]
+    val: tuple[Any, ...] | None
+    test: tuple[Any, ...]
+    record: dict[str, Any]
+    facts: dict[str, Any]
+    augment: Callable[..., Any] | None = None
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            self.sizes = {
+                name: (len(part[0]) if part is not None else 0)
+                for name, part in (("train", self.train), ("val", self.val), ("test", self.test))
+            }
+
+
+class Task:
+    """One kind of task. Subclasses set the class attributes and implement the methods.
+
+    Attributes:
+        name: the registry name (``"image_classification"``).
+        title: a few words for messages (``"image classification"``).
+        model_kinds: the registry kinds of the models it trains (``("image",)``).
+        default_model: the model used when neither the user nor the dataset's preset names one.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    model_kinds: ClassVar[tuple[str, ...]] = ()
+    default_model: ClassVar[str] = ""
+
+    def accepts(self, entry: ModelEntry) -> bool:
+        """Whether the zoo model ``entry`` can be trained by this task."""
+        return entry.kind in self.model_kinds
+
+    def load(self, options: DataOptions) -> Prepared:
+        """Load and prepare the dataset for training."""
+        raise NotImplementedError
+
+    def load_split(
+        self, options: DataOptions, record: dict[str, Any], split: str
+    ) -> tuple[Any, ...]:
+        """One split (``"train"``, ``"val"``, ``"test"``) prepared as the run's training data
+        was (the run's vocabulary, normalization ...), as tensors for ``Trainer.evaluate``."""
+        raise NotImplementedError
+
+    def step(self, config: TrainConfig) -> Step:
+        """The batch step the Trainer calls: cross-entropy classification unless overridden."""
+        from nnatlas.train.steps import ClassificationStep
+
+        return ClassificationStep(config.label_smoothing)
+
+    def predict(self, run: Any, input: str, **options: Any) -> Any:
+        """A structured prediction (see :mod:`nnatlas.tasks.results`) for one input of the
+        :class:`~nnatlas.tasks.run.Run` ``run``; options are keyword-only arguments."""
+        raise NotImplementedError
+
+
+_TASKS: dict[str, Task] = {}
+# Modules whose import registers their task; imported the first time a task is looked up, so
+# that `import nnatlas.tasks` stays light (no torch).
+_PROVIDERS = (
+    "nnatlas.tasks.image",
+    "nnatlas.tasks.tabular",
+    "nnatlas.tasks.text",
+    "nnatlas.tasks.language",
+    "nnatlas.tasks.seq2seq",
+)
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name`` (refuses twins)."""
+    if cls.name in _TASKS and type(_TASKS[cls.name]) is not cls:
+        raise ValueError(f"task {cls.name!r} is already registered by {type(_TASKS[cls.name])}")
+    _TASKS[cls.name] = cls()
+    return cls
+
+
+def _ensure_registered() -> None:
+    import importlib
+
+    for module in _PROVIDERS:
+        importlib.import_module(module)
+
+
+def list_tasks() -> list[str]:
+    """The registered task names."""
+    _ensure_registered()
+    return sorted(_TASKS)
+
+
+def get_task(name: str) -> Task:
+    """The task registered as ``name``.
+
+    Raises:
+        TaskError: for an unknown name, listing the known ones.
+    """
+    _ensure_registered()
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise TaskError(f"unknown task {name!r}; tasks: {', '.join(sorted(_TASKS))}") from None
+
+
+def split_index(input: str) -> tuple[str, int] | None:
+    """``"test:3"`` -> ``("test", 3)``; anything else -> None (it is an input, not an index).
+
+    Raises:
+        TaskError: for ``SPLIT:`` followed by something that is not a whole number.
+    """
+    split, sep, index = input.partition(":")
+    if not sep or split not in ("train", "val", "test"):
+        return None
+    if not index.isdigit():
+        raise TaskError(f"{input}: after {split}: give an example number, e.g. {split}:0")
+    return split, int(index)
+
+
+def pick_example(part: tuple[Any, ...], input: str, split: str, index: int) -> int:
+    """Check ``index`` against the split's size and return it."""
+    size = len(part[0])
+    if size == 0:
+        raise TaskError(f"{input}: the {split} split of this run's dataset is empty")
+    if index >= size:
+        raise TaskError(f"{input}: the {split} split has {size} examples; use 0 to {size - 1}")
+    return index

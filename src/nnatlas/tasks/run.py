@@ -1,0 +1,371 @@
+"""The public way through: train a zoo model on a catalog dataset, evaluate it, predict with it.
+
+These functions read like the command and are what the command, the lessons and the lab call::
+
+    import nnatlas.tasks as tasks
+    run = tasks.train("lenet5", data="fashion-mnist", epochs=3)
+    print(run.test_metrics["accuracy"])
+    tasks.evaluate(run.dir, split="test")          # from the run folder alone
+    print(tasks.predict(run.dir, "shirt.png"))     # a ClassPrediction
+
+A run folder is self-contained: ``config.json`` (the training options), ``data.json`` (the
+dataset's options and the record that redoes its preprocessing: classes, normalization,
+vocabularies), ``last.pt`` / ``best.pt`` (which carry both too), the history, curves and
+``test_metrics.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from nnatlas.tasks.base import DataOptions, Prepared, Task, TaskError, get_task
+from nnatlas.tasks.models import build_model, model_entry, model_kwargs
+from nnatlas.tasks.presets import preset_for, resolve_config
+
+
+class Evaluation(dict):
+    """Metrics by name (a ``dict``), with the dataset, split and number of examples evaluated."""
+
+    def __init__(self, metrics: dict[str, float], dataset: str, split: str, examples: int) -> None:
+        super().__init__(metrics)
+        self.dataset, self.split, self.examples = dataset, split, examples
+
+
+@dataclass
+class Run:
+    """A trained run, or one loaded from its folder.
+
+    Attributes:
+        dir: the run folder (``None`` for a run kept in memory).
+        task: the :class:`~nnatlas.tasks.base.Task` that trained it.
+        options: how its dataset is loaded (:class:`~nnatlas.tasks.base.DataOptions`).
+        record: what redoes the preprocessing (classes, normalization, vocabularies ...).
+        model_name: the zoo name; ``trainer.model`` is the model itself.
+        trainer: the Trainer holding the model (its ``config``, ``history``, ``best_epoch``).
+        test_metrics: the test split's metrics after training (``None`` for a loaded run).
+        seconds: wall time of training and testing, data loading included.
+        checkpoint: the file a loaded run came from.
+    """
+
+    dir: Path | None
+    task: Task
+    options: DataOptions
+    record: dict[str, Any]
+    model_name: str
+    trainer: Any
+    test_metrics: dict[str, float] | None = None
+    seconds: float = 0.0
+    checkpoint: Path | None = None
+
+    @property
+    def model(self) -> Any:
+        return self.trainer.model
+
+    @property
+    def config(self) -> Any:
+        return self.trainer.config
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.trainer.history
+
+    def evaluate(self, split: str = "test", **options: Any) -> dict[str, float]:
+        """:func:`evaluate` this run."""
+        return evaluate(self, split, **options)
+
+    def predict(self, input: str, **options: Any) -> Any:
+        """:func:`predict` with this run."""
+        return predict(self, input, **options)
+
+
+def task_for(data: str) -> Task:
+    """The task that trains on the catalog dataset ``data`` (its entry names it)."""
+    from nnatlas.data import get_spec, list_datasets
+
+    spec = get_spec(data)  # DatasetError for unknown names, with close matches
+    if not spec.task:
+        trainable = sorted(set(list_datasets()) - set(list_datasets(task="")))
+        raise TaskError(
+            f"dataset {data!r} is a {spec.kind} dataset that no task trains on yet; "
+            f"trainable datasets: {', '.join(trainable)}"
+        )
+    return get_task(spec.task)
+
+
+def default_run_name(model: str, data: str, engine: str, seed: int) -> str:
+    """``MODEL-DATA-ENGINE-sSEED``, with a path-like dataset name made folder-safe."""
+    safe_data = data.replace(":", "_").replace("/", "_")
+    return f"{model}-{safe_data}-{engine}-s{seed}"
+
+
+def _run_extra(task: Task, options: DataOptions, record: dict[str, Any]) -> dict[str, Any]:
+    """What every checkpoint of the run carries to rebuild its data (plain values only)."""
+    return {"task": task.name, "data": options.to_dict(), "record": record}
+
+
+def train(
+    model: str | None = None,
+    data: str = "digits",
+    *,
+    engine: str = "torch",
+    run_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    run_name: str | None = None,
+    augment: str | None = None,
+    val_fraction: float = 0.1,
+    root: str | None = None,
+    model_options: dict[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
+    **options: Any,
+) -> Run:
+    """Train the zoo model ``model`` on the catalog dataset ``data``, then test it.
+
+    Args:
+        model: a registry name (``nnatlas models list``); default: the dataset's preset, else
+            the task's default model.
+        data: a catalog name (``nnatlas data list``).
+        engine: ``"torch"`` or ``"scratch"`` (the model's NumPy twin).
+        run_dir: the run folder; default ``runs_dir / run_name``.
+        runs_dir, run_name: where runs go and this one's name (default
+            ``MODEL-DATA-ENGINE-sSEED``).
+        augment: image augmentation preset (default: the dataset preset's).
+        val_fraction: share of the training data held out for validation.
+        root: a local copy of the dataset.
+        model_options: constructor arguments of the model beyond those fitted to the data
+            (``{"hidden_sizes": [64], "dropout": 0.2}``).
+        callbacks: extra :class:`~nnatlas.train.Callback` objects.
+        **options: any :class:`~nnatlas.train.TrainConfig` field (``epochs=3``, ``lr=1e-3``);
+            left out, it takes the dataset's preset, then the field's default.
+
+    Returns:
+        The :class:`Run`, with ``test_metrics`` of the restored (best) weights.
+    """
+    start = time.perf_counter()
+    task = task_for(data)
+    preset = preset_for(data)
+    config = resolve_config(data, engine, options)
+    name = model or preset.model or task.default_model
+    entry = model_entry(name, task)
+    if not 0.0 <= val_fraction < 1.0:
+        raise TaskError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    data_options = DataOptions(data, root, val_fraction, config.seed, augment or preset.augment)
+    folder = Path(run_dir) if run_dir is not None else None
+    if folder is None:
+        folder = Path(runs_dir) / (run_name or default_run_name(name, data, engine, config.seed))
+    prepared = task.load(data_options)
+    kwargs = model_kwargs(entry, prepared.facts, model_options)
+    net = build_model(name, config.engine, kwargs, seed=config.seed)
+    run = _new_run(
+        task, data_options, prepared.record, name, kwargs, net, config, folder, callbacks
+    )
+    return _fit_and_test(run, prepared, start, resume=False)
+
+
+def resume(run_dir: str | Path, *, quiet: bool | None = None, callbacks: Sequence[Any] = ()) -> Run:
+    """Continue an interrupted run from its ``last.pt`` to exactly where an uninterrupted one
+    would be, with the run's own model, data and options (only ``quiet`` may change)."""
+    from nnatlas.train import TrainConfig, load_checkpoint
+
+    start = time.perf_counter()
+    folder = Path(run_dir)
+    last = folder / "last.pt"
+    if not last.is_file():
+        raise TaskError(f"--resume: {last} does not exist; nothing to continue")
+    ckpt = load_checkpoint(last)
+    task, options, record = _run_data(ckpt, last)
+    config = TrainConfig.from_dict(ckpt["config"])
+    if quiet is not None:
+        config.quiet = quiet
+    info = ckpt["model_info"]
+    prepared = task.load(options)
+    net = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
+    run = _new_run(
+        task, options, record, info["name"], info["kwargs"], net, config, folder, callbacks
+    )
+    return _fit_and_test(run, prepared, start, resume=True)
+
+
+def _new_run(
+    task: Task,
+    options: DataOptions,
+    record: dict[str, Any],
+    name: str,
+    kwargs: dict[str, Any],
+    net: Any,
+    config: Any,
+    folder: Path | None,
+    callbacks: Sequence[Any],
+) -> Run:
+    from nnatlas.train import create_trainer
+
+    trainer = create_trainer(
+        net,
+        config,
+        run_dir=folder,
+        callbacks=callbacks,
+        model_info={"name": name, "kwargs": kwargs},
+        extra=_run_extra(task, options, record),
+        step=task.step(config),
+    )
+    return Run(folder, task, options, record, name, trainer)
+
+
+def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: bool) -> Run:
+    from nnatlas.files import write_json
+    from nnatlas.train import TensorLoader
+
+    config, trainer = run.config, run.trainer
+    train_data: Any = prepared.train
+    if prepared.augment is not None:
+        train_data = TensorLoader(
+            *prepared.train,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            augment=prepared.augment,
+        )
+    if run.dir is not None and not resume:
+        write_json(run.dir / "data.json", _run_extra(run.task, run.options, run.record))
+    trainer.fit(train_data, prepared.val, resume=run.dir / "last.pt" if resume else None)
+    run.test_metrics = trainer.evaluate(prepared.test)
+    run.seconds = time.perf_counter() - start
+    if run.dir is not None:
+        write_json(run.dir / "test_metrics.json", run.test_metrics)
+    return run
+
+
+def _run_data(ckpt: dict[str, Any], file: Path) -> tuple[Task, DataOptions, dict[str, Any]]:
+    """The task, data options and record a checkpoint carries."""
+    from nnatlas.train import CheckpointError
+
+    extra = ckpt.get("extra") or {}
+    if not {"task", "data", "record"} <= set(extra) or "model_info" not in ckpt:
+        raise CheckpointError(
+            f"{file}: this checkpoint does not say which task, data and model it was trained "
+            "with (it was written by an older nnatlas, or not by `nnatlas train`); train the "
+            "model again"
+        )
+    return get_task(extra["task"]), DataOptions.from_dict(extra["data"]), extra["record"]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder means its best.pt (else last.pt); a file is taken as it is."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise TaskError(f"{path}: a folder without best.pt or last.pt; is it a run folder?")
+    if not path.exists():
+        raise TaskError(f"{path}: no such run folder or checkpoint file")
+    return path
+
+
+def load_run(path: str | Path, device: str = "auto") -> Run:
+    """Rebuild a trained run from its folder (best.pt, else last.pt) or a checkpoint file.
+
+    Args:
+        path: a run folder or a ``.pt`` checkpoint written by a run.
+        device: where the model goes (torch engine): ``auto``, ``cpu``, ``cuda`` ...
+    """
+    from nnatlas.train import TrainConfig, create_trainer, load_checkpoint
+
+    file = resolve_checkpoint(path)
+    ckpt = load_checkpoint(file)
+    task, options, record = _run_data(ckpt, file)
+    info = ckpt["model_info"]
+    config = TrainConfig.from_dict(ckpt["config"])
+    config.quiet, config.tensorboard = True, False
+    if config.engine == "torch":
+        config.device = device
+    model = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
+    trainer = create_trainer(
+        model, config, model_info=info, extra=ckpt["extra"], step=task.step(config)
+    )
+    trainer.load_model_state(ckpt["model"], source=str(file))
+    trainer.history = list(ckpt.get("history") or [])
+    folder = file.parent if file.parent.joinpath("config.json").is_file() else None
+    return Run(folder, task, options, record, info["name"], trainer, checkpoint=file)
+
+
+def _as_run(run: Run | str | Path, device: str = "auto") -> Run:
+    return run if isinstance(run, Run) else load_run(run, device)
+
+
+def evaluate(
+    run: Run | str | Path,
+    split: str = "test",
+    *,
+    data: str | None = None,
+    root: str | None = None,
+    metrics: Sequence[str] | None = None,
+    device: str = "auto",
+) -> Evaluation:
+    """The loss and metrics of a trained run on one split of its dataset (or of another one).
+
+    Args:
+        run: a :class:`Run`, a run folder or a checkpoint file.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        data: another catalog dataset of the same task and input shape (e.g. ``"mnist"`` for a
+            Fashion-MNIST model); default the run's own.
+        root: a local copy of the dataset (default: the run's, for its own dataset).
+        metrics: extra metrics (default: the run's ``config.metrics``).
+        device: for a run given as a path.
+    """
+    from nnatlas.data import get_spec
+
+    if split not in ("train", "val", "test"):
+        raise TaskError(f"--split {split!r}: choose train, val or test")
+    run = _as_run(run, device)
+    options = run.options
+    if data is not None and data != options.name:
+        spec = get_spec(data)
+        if spec.task != run.task.name:
+            raise TaskError(
+                f"dataset {data!r} is for {spec.task or spec.kind}; this run does {run.task.title}"
+            )
+        options = replace(options, name=data, root=root)
+    elif root is not None:
+        options = replace(options, root=root)
+    tensors = run.task.load_split(options, run.record, split)
+    if len(tensors[0]) == 0:
+        raise TaskError(f"the {split} split of {options.name!r} is empty: nothing to evaluate")
+    names = list(metrics) if metrics is not None else None
+    return Evaluation(
+        run.trainer.evaluate(tensors, names=names), options.name, split, len(tensors[0])
+    )
+
+
+def predict(run: Run | str | Path, input: str, *, device: str = "cpu", **options: Any) -> Any:
+    """A structured prediction of a trained run for one input.
+
+    Args:
+        run: a :class:`Run`, a run folder or a checkpoint file.
+        input: an image file, a sentence, a prompt, a row of numbers, or ``SPLIT:INDEX``
+            (an example of the run's own dataset, e.g. ``"test:0"``), as the run's task takes.
+        device: for a run given as a path.
+        **options: the task's options: ``top``, ``invert`` (images), ``length``,
+            ``temperature``, ``seed`` (language models), ``beam`` (seq2seq).
+
+    Returns:
+        A :class:`~nnatlas.tasks.results.ClassPrediction`, ``Generation`` or ``Translation``.
+    """
+    import inspect
+
+    run = _as_run(run, device)
+    accepted = [
+        name
+        for name, p in inspect.signature(run.task.predict).parameters.items()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TaskError(
+            f"{run.task.title} predictions take no option {', '.join(unknown)}; they take "
+            f"{', '.join(accepted) or 'no options'}"
+        )
+    return run.task.predict(run, input, **options)

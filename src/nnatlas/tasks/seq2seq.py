@@ -1,0 +1,172 @@
+"""Sequence to sequence (translation): sentence pairs, two vocabularies, teacher forcing.
+
+Each split is four tensors: the source ids (N, S) padded with <pad>, the source lengths (N,),
+the decoder inputs ``[<bos>, y1 .. yn]`` (N, T) and the targets ``[y1 .. yn, <eos>]`` (N, T)
+whose padding is :data:`~nnatlas.train.metrics.IGNORE_INDEX`, so it counts in neither the loss
+nor the metrics. :class:`Seq2SeqStep` feeds them to the encoder-decoder as separate tensors,
+trimmed per batch to its longest source and target. The run keeps both vocabularies and the
+tokenizer, so ``predict`` translates a new sentence with no access to the dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nnatlas.tasks.base import (
+    DataOptions,
+    Prepared,
+    Task,
+    TaskError,
+    pick_example,
+    register_task,
+    split_index,
+)
+from nnatlas.tasks.results import Translation
+from nnatlas.tasks.text import vocab_record
+from nnatlas.train.metrics import IGNORE_INDEX
+from nnatlas.train.steps import Step, StepOutput
+
+TOKENIZER = {"dates": "char"}  # others (multi30k, pairs:PATH) are word-tokenized
+MAX_LEN = 50  # tokens kept per side
+WORD_MIN_FREQ = 2  # words seen once in training become <unk> (halves Multi30k's vocabularies)
+EXTRA_DECODE_STEPS = 10  # a translation may run this much longer than the longest target
+
+
+class Seq2SeqStep(Step):
+    """Teacher forcing: the decoder reads the true previous token; cross-entropy per target token.
+
+    Args:
+        label_smoothing: applied in training steps only.
+
+    Shape:
+        batch: src (B, S) int64, src_lengths (B,), tgt_in (B, T), tgt_out (B, T) with
+        IGNORE_INDEX padding; ``model(src, tgt_in, src_lengths=...)`` -> logits (B, T', V).
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        self.label_smoothing = label_smoothing
+
+    def loss(self, model: Any, batch: Any, losses: Any, training: bool) -> StepOutput:
+        src, src_lengths, tgt_in, tgt_out = batch
+        # Decode only up to the batch's longest target and read only its longest source: the
+        # later columns are padding in every row.
+        steps = int((tgt_out != IGNORE_INDEX).sum(1).max())
+        src = src[:, : int(src_lengths.max())]  # (B, S')
+        targets = tgt_out[:, :steps]  # (B, T')
+        logits = model(src, tgt_in[:, :steps], src_lengths=src_lengths)  # (B, T', V)
+        loss = losses.cross_entropy(
+            logits, targets, label_smoothing=self.label_smoothing if training else 0.0
+        )
+        return StepOutput(loss, logits, targets)
+
+
+def pair_tensors(part: Any) -> tuple[torch.Tensor, ...]:
+    """An encoded split as (src, src_lengths, tgt_in, tgt_out), targets padded with
+    IGNORE_INDEX. Shape: (N, S), (N,), (N, T), (N, T)."""
+    from nnatlas.data import PAD_ID, collate_pairs
+
+    src, src_lengths, tgt_in, tgt_out = collate_pairs(list(zip(part.src, part.tgt, strict=True)))
+    return src, src_lengths, tgt_in, tgt_out.masked_fill(tgt_out == PAD_ID, IGNORE_INDEX)
+
+
+@register_task
+class Seq2Seq(Task):
+    """Translate sentences (dates to ISO 8601, Multi30k English to German, a pairs file)."""
+
+    name = "seq2seq"
+    title = "sequence to sequence"
+    model_kinds = ("seq2seq",)
+    default_model = "seq2seq"
+
+    def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
+        from nnatlas.data import Vocab, encode_pairs, load_translation_pairs, tokenizer_from_dict
+
+        reader: dict[str, Any] = {}
+        if options.name == "dates":
+            reader["seed"] = options.seed
+        elif options.name.startswith("pairs:"):
+            reader.update(seed=options.seed, val_fraction=options.val_fraction)
+        raw = load_translation_pairs(options.name, root=options.root, **reader)
+        if record is not None:  # the run's own vocabularies and tokenizer
+            return encode_pairs(
+                raw,
+                tokenizer=tokenizer_from_dict(record["tokenizer"]),
+                max_len=record["max_len"],
+                src_vocab=Vocab.from_dict(record["src_vocab"]),
+                tgt_vocab=Vocab.from_dict(record["tgt_vocab"]),
+            )
+        tokenizer = TOKENIZER.get(options.name, "word")
+        min_freq = WORD_MIN_FREQ if tokenizer == "word" else 1
+        return encode_pairs(raw, tokenizer=tokenizer, min_freq=min_freq, max_len=MAX_LEN)
+
+    def load(self, options: DataOptions) -> Prepared:
+        from nnatlas.data import tokenizer_to_dict
+
+        encoded = self._encode(options)
+        parts = {name: getattr(encoded, name) for name in ("train", "val", "test")}
+        for name in ("train", "test"):
+            if not len(parts[name]):
+                raise TaskError(f"{options.name}: the {name} split holds no sentence pairs")
+        target_len = max(max(len(t) for t in p.tgt) for p in parts.values() if len(p)) + 1
+        record = {
+            "classes": list(encoded.tgt_vocab.itos),  # what each logit predicts
+            "src_vocab": vocab_record(encoded.src_vocab),
+            "tgt_vocab": vocab_record(encoded.tgt_vocab),
+            "tokenizer": tokenizer_to_dict(encoded.tokenizer),
+            "max_len": encoded.max_len,
+            "target_len": target_len,  # the longest target + <eos>
+        }
+        facts = {"src_vocab_size": len(encoded.src_vocab), "tgt_vocab_size": len(encoded.tgt_vocab)}
+        val = pair_tensors(parts["val"]) if len(parts["val"]) else None
+        return Prepared(
+            pair_tensors(parts["train"]), val, pair_tensors(parts["test"]), record, facts
+        )
+
+    def load_split(
+        self, options: DataOptions, record: dict[str, Any], split: str
+    ) -> tuple[torch.Tensor, ...]:
+        part = getattr(self._encode(options, record), split)
+        if not len(part):
+            raise TaskError(f"{options.name}: the {split} split holds no sentence pairs")
+        return pair_tensors(part)
+
+    def step(self, config: Any) -> Step:
+        return Seq2SeqStep(config.label_smoothing)
+
+    def predict(self, run: Any, input: str, *, beam: int = 1) -> Translation:
+        """Translate a sentence (or the source of ``SPLIT:INDEX``, compared with its reference).
+
+        Args:
+            beam: beam width; 1 decodes greedily.
+        """
+        from nnatlas.data import Vocab, decode_until_eos, encode_text, tokenizer_from_dict
+
+        if beam < 1:
+            raise TaskError(f"--beam must be at least 1, got {beam}")
+        record = run.record
+        tokenizer = tokenizer_from_dict(record["tokenizer"])
+        src_vocab, tgt_vocab = (Vocab.from_dict(record[k]) for k in ("src_vocab", "tgt_vocab"))
+        source, reference, target = input, None, None
+        example = split_index(input)
+        if example is not None:
+            split, index = example
+            part = getattr(self._encode(run.options, record), split)
+            index = pick_example((part.src,), input, split, index)
+            (source, reference), target = part.pairs[index], part.tgt[index]
+        src = encode_text(source, src_vocab, tokenizer, record["max_len"]).unsqueeze(0)  # (1, S)
+        model = run.trainer.model
+        model.eval()
+        max_len = record["target_len"] + EXTRA_DECODE_STEPS
+        with torch.inference_mode():
+            if beam == 1:
+                out = model.greedy_decode(src, max_len=max_len)[0]
+            else:
+                out = model.beam_search(src, beam_size=beam, max_len=max_len)[0]
+        output = decode_until_eos(out, tgt_vocab, tokenizer)
+        if target is None:
+            return Translation(source, output)
+        # Compared as tokenized (word-level runs lower-case and split off punctuation).
+        correct = output == decode_until_eos(target, tgt_vocab, tokenizer)
+        return Translation(source, output, reference, correct)

@@ -1,0 +1,98 @@
+"""The registry's facts (kind, fitted arguments, NumPy twin) and the models tasks build."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+import nnatlas.models as zoo
+from nnatlas.bridge.zoo import models_with_twins
+from nnatlas.tasks.base import TaskError, get_task, list_tasks
+from nnatlas.tasks.models import build_model, model_entry, model_kwargs
+
+# Facts a task may offer: enough to build every registered model of its kind.
+FACTS = {
+    "num_classes": 3,
+    "in_chans": 1,
+    "input_size": 28,
+    "in_features": 784,
+    "vocab_size": 30,
+    "padding_idx": 0,
+    "src_vocab_size": 20,
+    "tgt_vocab_size": 25,
+}
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_entry_fits_to_facts_its_constructor_takes(name: str) -> None:
+    entry = zoo.get_model_entry(name)
+    assert entry.kind in zoo.KINDS
+    kwargs = model_kwargs(entry, FACTS)
+    assert set(kwargs) == set(entry.fits)
+    with torch.device("meta"):  # shapes only
+        model = zoo.create_model(name, **kwargs)
+    for fact in ("num_classes", "vocab_size", "tgt_vocab_size"):
+        if fact in entry.fits and hasattr(model, fact):
+            assert getattr(model, fact) == FACTS[fact]
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_model_is_trained_by_some_task(name: str) -> None:
+    entry = zoo.get_model_entry(name)
+    takers = [t for t in list_tasks() if get_task(t).accepts(entry)]
+    assert takers, f"{name}: no task trains a {entry.kind} model"
+
+
+def test_models_of_another_kind_are_refused_with_the_right_ones_named() -> None:
+    with pytest.raises(TaskError, match=r"language modelling trains gru_lm, lstm_lm, rnn_lm"):
+        model_entry("resnet20", get_task("language_modeling"))
+    with pytest.raises(TaskError, match="Did you mean 'lenet5'"):
+        model_entry("lenet", get_task("image_classification"))
+
+
+def test_the_registry_is_the_one_list_of_twins() -> None:
+    declared = [n for n in zoo.list_models() if zoo.get_model_entry(n).scratch_twin]
+    assert declared == models_with_twins()
+    assert {"mlp", "lenet5", "lenet5_1998", "lstm_lm", "gru_lm", "rnn_lm"} <= set(declared)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_scratch_engine_builds_every_declared_twin_and_refuses_the_others(name: str) -> None:
+    entry = zoo.get_model_entry(name)
+    kwargs = model_kwargs(entry, FACTS)
+    if entry.scratch_twin is None:
+        with pytest.raises(TaskError, match="has no NumPy twin yet"):
+            build_model(name, "scratch", kwargs)
+        return
+    twin = build_model(name, "scratch", kwargs, seed=3)
+    module, _, cls = entry.scratch_twin.partition(":")
+    assert isinstance(twin, getattr(importlib.import_module(module), cls))
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet5_1998", "gru_lm"])
+def test_both_engines_start_from_the_same_weights_for_a_seed(name: str) -> None:
+    kwargs = model_kwargs(zoo.get_model_entry(name), FACTS)
+    net = build_model(name, "torch", kwargs, seed=7)
+    twin = build_model(name, "scratch", kwargs, seed=7)
+    other = build_model(name, "torch", kwargs, seed=8)
+    theirs = {k: np.asarray(v) for k, v in twin.state_dict().items()}
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), theirs[key])
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(net.state_dict().values(), other.state_dict().values(), strict=True)
+    )
+
+
+def test_a_twin_without_an_option_of_the_zoo_model_is_refused() -> None:
+    with pytest.raises(TaskError, match="no dropout"):
+        build_model("lstm_lm", "scratch", {"vocab_size": 10, "dropout": 0.2})
+
+
+def test_a_twin_that_would_learn_other_numbers_is_refused() -> None:
+    kwargs = {"vocab_size": 10, "embed_dim": 16, "hidden_size": 16, "tie_weights": True}
+    with pytest.raises(TaskError, match="shared weights"):
+        build_model("lstm_lm", "scratch", kwargs)
