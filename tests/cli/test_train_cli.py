@@ -86,7 +86,7 @@ def test_eval_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
 
 def test_eval_and_predict_refuse_bad_options_and_print_input_literally(tmp_path):
     assert train(tmp_path, "mlp", "--run-name", "r", "--epochs", "1").exit_code == 0
-    result = runner.invoke(app, ["eval", str(tmp_path / "r"), "--metrics", "accuracy,auc"])
+    result = runner.invoke(app, ["eval", str(tmp_path / "r"), "--metrics", "accuracy,bleu"])
     assert result.exit_code == 2 and "choose from accuracy, top5" in " ".join(result.output.split())
     result = runner.invoke(app, ["predict", str(tmp_path / "r"), "val:x"])
     assert result.exit_code == 2 and "val:x: after val: give an example number" in result.output

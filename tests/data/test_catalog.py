@@ -95,7 +95,7 @@ def test_no_source_error_names_each_source_and_reason(bare):
     assert any("127.0.0.1:9" in r and "refused" in r.lower() for r in reasons.values())
     message = str(e)
     assert "To get it by hand" in message and "apt install dataset-fashion-mnist" in message
-    assert "--root" in message
+    assert "--data-root" in message
 
 
 def test_offline_and_partial_copies_are_explained(bare, monkeypatch):
@@ -112,7 +112,7 @@ def test_offline_and_partial_copies_are_explained(bare, monkeypatch):
 
 
 def test_root_is_the_only_place_looked_at(bare):
-    with pytest.raises(DataNotFoundError, match="--root"):
+    with pytest.raises(DataNotFoundError, match="--data-root"):
         fetch("mnist", root=bare / "nowhere")
 
 

@@ -8,8 +8,10 @@ from sklearn.metrics import f1_score
 from nnatlas.train.metrics import (
     MetricAccumulator,
     accuracy,
+    average_precision,
     confusion_matrix,
     macro_f1,
+    roc_auc,
     topk_correct,
 )
 
@@ -61,3 +63,27 @@ def test_topk_is_left_out_when_there_are_not_more_classes_than_k():
     acc = MetricAccumulator(["top5"], k=5)
     acc.update(0.5, np.eye(5), np.arange(5))
     assert "top5" not in acc.compute()  # top-5 of 5 classes would always be 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_auc_and_average_precision_equal_scikit_learns(seed: int) -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, 2, 200)
+    scores = np.round(rng.random(200) * 0.6 + 0.4 * targets, 1)  # rounded: many ties
+    assert roc_auc(scores, targets) == pytest.approx(roc_auc_score(targets, scores), abs=1e-12)
+    assert average_precision(scores, targets) == pytest.approx(
+        average_precision_score(targets, scores), abs=1e-12
+    )
+
+
+def test_auc_is_nan_without_both_classes_and_only_for_two_classes() -> None:
+    assert np.isnan(roc_auc([0.2, 0.9], [1, 1]))
+    acc = MetricAccumulator(["auc", "pr_auc"])
+    acc.update(0.5, np.array([[0.0, 2.0], [1.0, 0.0], [0.0, 0.5]]), np.array([1, 0, 0]))
+    out = acc.compute()
+    assert out["auc"] == pytest.approx(1.0) and out["pr_auc"] == pytest.approx(1.0)
+    three = MetricAccumulator(["auc"])
+    three.update(0.5, np.zeros((2, 3)), np.array([0, 2]))
+    assert "auc" not in three.compute()

@@ -28,7 +28,8 @@ NameArgument = Annotated[
     ),
 ]
 RootOption = Annotated[
-    Path | None, typer.Option("--root", help="Use a local copy in PATH instead of the sources.")
+    Path | None,
+    typer.Option("--data-root", "--root", help="Use a local copy in PATH instead of the sources."),
 ]
 
 

@@ -1,52 +1,119 @@
 """``nnatlas eval RUN_OR_CHECKPOINT``: the metrics of a trained model on a dataset split.
 
 The run carries what rebuilds it (the model's name and arguments, the engine, the dataset's
-options and the record of its preprocessing), so :func:`nnatlas.tasks.evaluate` preprocesses
-the data exactly as training did.
+options, where its files were and the record of its preprocessing), so
+:func:`nnatlas.tasks.evaluate` preprocesses the data exactly as training did. Classifiers also
+print their confusion matrix; ``--report`` adds per-class precision, recall and F1 and the most
+confidently wrong examples, and saves them with the matrix as JSON and PNG.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from nnatlas.cli.errors import UsageError, exit_on_usage_error
 from nnatlas.cli.root import app
 
+CLASSIFIERS = ("image_classification", "tabular_classification", "text_classification")
+MAX_PRINTED_CLASSES = 12  # a wider confusion matrix is saved with --report, not printed
+
 
 @app.command(name="eval")
 def evaluate(
     run: Path = typer.Argument(..., help="a run folder (uses best.pt) or a checkpoint file"),  # noqa: B008
     data: Optional[str] = typer.Option(None, "--data", "-d", help="dataset (default: the run's)"),  # noqa: B008, UP045
+    data_root: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None, help="where the dataset is, when not where the run recorded it"
+    ),
     split: str = typer.Option("test", help="train, val or test"),  # noqa: B008
     device: str = typer.Option("auto", help="auto, cpu, cuda, mps (torch engine)"),  # noqa: B008
-    metrics: str = typer.Option("accuracy,top5,f1", help="comma list: accuracy,top5,f1,perplexity"),  # noqa: B008
+    metrics: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None,
+        help="comma list of accuracy, top5, f1, auc, pr_auc, perplexity (default: the run's "
+        "own, plus top5)",
+    ),
+    report: bool = typer.Option(  # noqa: B008
+        False,
+        "--report",
+        help="classifiers: per-class precision/recall/F1 and the most confidently wrong "
+        "examples, saved with the confusion matrix (JSON + PNG) in RUN/eval-SPLIT/",
+    ),
+    top_wrong: int = typer.Option(5, help="--report: how many wrong examples to list"),  # noqa: B008
 ) -> None:
-    """Evaluate a trained model: loss, accuracy, top-5 and macro F1 on a split."""
+    """Evaluate a trained model on a split: loss and metrics; classifiers' confusion matrix."""
     from rich.console import Console
-    from rich.table import Table
 
     import nnatlas.tasks as tasks
     from nnatlas.train.config import EXTRA_METRICS
 
+    console = Console()
     with exit_on_usage_error():
-        names = [m.strip() for m in metrics.split(",") if m.strip()]
-        unknown = [m for m in names if m not in EXTRA_METRICS]
-        if unknown:
-            raise UsageError(
-                f"--metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
-            )
-        loaded = tasks.load_run(run, device)
+        names = None
+        if metrics is not None:
+            names = [m.strip() for m in metrics.split(",") if m.strip()]
+            unknown = [m for m in names if m not in EXTRA_METRICS]
+            if unknown:
+                raise UsageError(
+                    f"--metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
+                )
+        loaded = tasks.load_run(run, device, root=data_root)
+        if names is None:
+            names = list(dict.fromkeys([*loaded.config.metric_names, "top5"]))
         results = tasks.evaluate(loaded, split, data=data, metrics=names)
-    print(
-        f"{loaded.checkpoint}: {data or loaded.options.name}, {split} split, "
-        f"{results.examples} examples"
-    )
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in results.items():
-        table.add_row(name, f"{value:.4f}")
-    Console().print(table)
+        classifier = loaded.task.name in CLASSIFIERS
+        details = None
+        if classifier and (report or len(loaded.record["classes"]) <= MAX_PRINTED_CLASSES):
+            details = tasks.classification_report(loaded, split, data=data, top_wrong=top_wrong)
+        elif report:
+            raise UsageError(f"--report is for classifiers; this run does {loaded.task.title}")
+    print(f"{loaded.checkpoint}: {results.dataset}, {split} split, {results.examples} examples")
+    console.print(_table(["metric", "value"], [(k, f"{v:.4f}") for k, v in results.items()]))
+    if details is None:
+        return
+    if len(details.classes) <= MAX_PRINTED_CLASSES:
+        pairs = zip(details.classes, details.confusion, strict=True)
+        rows = [[name, *map(str, counts)] for name, counts in pairs]
+        header = ["true \\ predicted", *details.classes]
+        console.print(_table(header, rows, title="confusion matrix"))
+    if not report:
+        return
+    per_class = [
+        (r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}",
+         str(r["support"]))
+        for r in details.per_class
+    ]  # fmt: skip
+    console.print(_table(["class", "precision", "recall", "f1", "support"], per_class))
+    texts = any("text" in w for w in details.wrong)  # text classifiers show what they read
+    columns = ["example", "true", "predicted", "confidence"] + (["text"] if texts else [])
+    wrong = [
+        (w["example"], w["true"], w["predicted"], f"{w['confidence']:.4f}")
+        + ((w.get("text", ""),) if texts else ())
+        for w in details.wrong
+    ]
+    title = f"most confidently wrong (see one: nnatlas predict {run} EXAMPLE)"
+    console.print(_table(columns, wrong, title=title))
+    folder = (loaded.dir or loaded.checkpoint.parent) / _report_folder(data, split)
+    for path in details.save(folder):
+        print(f"wrote {path}")
+
+
+def _report_folder(data: str | None, split: str) -> str:
+    """``eval-test`` for the run's own dataset, ``eval-mnist-test`` for another one."""
+    if data is None:
+        return f"eval-{split}"
+    safe = data.replace(":", "_").replace("/", "_")
+    return f"eval-{safe}-{split}"
+
+
+def _table(columns: list[str], rows: Any, title: str | None = None) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 or column == "text" else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table

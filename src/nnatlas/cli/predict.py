@@ -33,6 +33,9 @@ def predict(
     ),
     seed: Optional[int] = typer.Option(None, help="language models: seed of the sampling (0)"),  # noqa: B008, UP045
     beam: Optional[int] = typer.Option(None, help="seq2seq: beam width, 1 = greedy (1)"),  # noqa: B008, UP045
+    data_root: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None, help="SPLIT:INDEX: where the dataset is, when not where the run recorded it"
+    ),
 ) -> None:
     """Classify one input, continue a prompt or translate a sentence with a trained run.
 
@@ -48,7 +51,7 @@ def predict(
     given = {"top": top, "invert": invert, "length": length, "temperature": temperature}
     given.update(seed=seed, beam=beam)
     with exit_on_usage_error():
-        loaded = tasks.load_run(run, device="cpu")
+        loaded = tasks.load_run(run, device="cpu", root=data_root)
         result = tasks.predict(loaded, input, **{k: v for k, v in given.items() if v is not None})
     if not isinstance(result, ClassPrediction):
         print(result)

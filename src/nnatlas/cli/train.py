@@ -9,6 +9,7 @@ by :func:`nnatlas.tasks.train` (and :func:`nnatlas.tasks.resume`); this module p
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
@@ -18,6 +19,7 @@ import typer
 from nnatlas.cli.errors import UsageError, exit_on_usage_error, print_error
 from nnatlas.cli.root import app
 from nnatlas.tasks.presets import GENERIC, PRESETS
+from nnatlas.train.callbacks import Callback
 from nnatlas.train.config import TrainConfig
 
 
@@ -65,8 +67,30 @@ def train(
     val_fraction: float = typer.Option(
         0.1, help="fraction of the training data held out for validation"
     ),
-    data_root: str | None = typer.Option(None, help="a local copy of the dataset"),
-    resume: bool = typer.Option(False, "--resume", help="continue --run-name from its last.pt"),
+    data_root: str | None = typer.Option(
+        None, help="a local copy of the dataset (the run remembers it)"
+    ),
+    image_size: int | None = typer.Option(
+        None,
+        help="images: pixels a side (default: the dataset's size when the model takes it, "
+        "else the model's input size)",
+    ),
+    channels: int | None = typer.Option(
+        None, help="images: 1 (grayscale) or 3 (RGB) (default: the dataset's)"
+    ),
+    text_column: str | None = typer.Option(None, help="csv: the text column (default text)"),
+    label_column: str | None = typer.Option(None, help="csv: the label column (default label)"),
+    encoding: str | None = typer.Option(
+        None, help="your own text files: their encoding, e.g. latin-1 (default utf-8)"
+    ),
+    limit: int | None = typer.Option(
+        None, help="train on at most N training examples (a stratified subset for classifiers)"
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="continue --run-name from its last.pt; with --epochs N, extend it to N epochs",
+    ),
     **options: Any,
 ) -> None:
     """Train a model on a dataset, writing a run folder: runs/MODEL-DATA-ENGINE-sSEED.
@@ -75,19 +99,24 @@ def train(
     and test_metrics.json; `nnatlas eval` and `nnatlas predict` work from it alone.
 
     Options left out take the dataset's preset (e.g. digits: mlp, 30 epochs, cosine schedule).
+    Ctrl-C stops after the current step, saves last.pt and prints the command that resumes.
     Example: nnatlas train lenet5 --data fashion-mnist --epochs 3 --engine scratch
     """
     from rich.console import Console
 
     import nnatlas.tasks as tasks
-    from nnatlas.train import NonFiniteLossError, summary_table
+    from nnatlas.train import NonFiniteLossError, TrainingInterrupted, summary_table
 
+    reading = dict(image_size=image_size, channels=channels, text_column=text_column)
+    reading.update(label_column=label_column, encoding=encoding, limit=limit)
+    run_dir = runs_dir / run_name if run_name else None
     with exit_on_usage_error():
         try:
             if resume:
-                if run_name is None:
+                if run_dir is None:
                     raise UsageError("--resume needs --run-name of the run to continue")
-                run = _resume(runs_dir / run_name, options)
+                ignored = {k: v for k, v in reading.items() if v is not None}
+                run = _resume(run_dir, runs_dir, {**options, **ignored})
             else:
                 engine = options.pop("engine") or "torch"
                 run = tasks.train(
@@ -99,27 +128,90 @@ def train(
                     augment=augment,
                     val_fraction=val_fraction,
                     root=data_root,
+                    callbacks=[RunHeader(runs_dir)],
+                    **reading,
                     **options,
                 )
         except NonFiniteLossError as err:
             print_error("training stopped", err)
             raise typer.Exit(1) from None
+        except TrainingInterrupted as stop:
+            _report_interrupt(stop, runs_dir)
+            raise typer.Exit(130) from None
     trainer, test = run.trainer, run.test_metrics or {}
     if trainer.stop_reason and not run.config.quiet:
         print(trainer.stop_reason)
     Console().print(summary_table(trainer.history, test))
-    best = f" (weights of epoch {trainer.best_epoch})" if run.config.restore_best else ""
+    best = ""
+    if run.config.restore_best and trainer.best_epoch is not None:
+        best = (
+            f" (weights of epoch {trainer.best_epoch}, the best {trainer.monitor} "
+            f"{trainer.best_value:.4f})"
+        )
+    extras = "".join(
+        f"  test {name} {test[name]:.4f}"
+        for name in ("auc", "pr_auc", "perplexity")
+        if name in test
+    )
     print(
         f"test accuracy {test.get('accuracy', float('nan')):.4f}  "
-        f"test loss {test['loss']:.4f}{best}"
+        f"test loss {test['loss']:.4f}{extras}{best}"
     )
     print(f"run folder {run.dir}", flush=True)
     # On stderr: stdout then holds only numbers that are identical from run to run.
     typer.echo(f"wall time {run.seconds:.1f} s", err=True)
 
 
-def _resume(run_dir: Path, options: dict[str, Any]) -> Any:
-    """Continue ``run_dir`` with its saved config; only how the run *reports* may change."""
+def resume_command(run_dir: Path, runs_dir: Path) -> str:
+    """The command that resumes ``run_dir``."""
+    return f"nnatlas train --resume --run-name {run_dir.name} --runs-dir {runs_dir}"
+
+
+class RunHeader(Callback):
+    """Prints what is about to train before the first step (also when output is piped)."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = runs_dir
+
+    def on_fit_begin(self, trainer: Any) -> None:
+        extra, config = trainer.extra, trainer.config
+        record, sizes = extra.get("record", {}), extra.get("sizes", {})
+        name = trainer.model_info.get("name", type(trainer.model).__name__)
+        threads = f"{trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
+        print(
+            f"model  {name}: {trainer.num_parameters():,} parameters, {config.engine} engine "
+            f"on {trainer.device.type}, {threads}"
+        )
+        split_sizes = " / ".join(
+            f"{sizes[k]:,} {k}" for k in ("train", "val", "test") if k in sizes
+        )
+        shape = "x".join(str(d) for d in record.get("input_shape", []))
+        what = f"{len(record['classes'])} classes" if "classes" in record else ""
+        dataset = extra.get("data", {}).get("name", "?")
+        print(f"data   {dataset}: {split_sizes}; inputs {shape}; {what}")
+        for note in extra.get("notes", []):
+            print(f"note   {note}")
+        if trainer.run_dir is not None:
+            again = resume_command(trainer.run_dir, self.runs_dir)
+            print(f"run    {trainer.run_dir}  (resume: {again})")
+        sys.stdout.flush()
+
+
+def _report_interrupt(stop: Any, runs_dir: Path) -> None:
+    """What Ctrl-C left behind, and how to continue."""
+    print(f"\n{stop}")
+    if stop.checkpoint is None:
+        print("the run had no folder: nothing was saved")
+        return
+    print(f"saved {stop.checkpoint}")
+    if not stop.replayable:
+        print("(this data loader cannot replay its order: the resumed run restarts the epoch)")
+    print(f"resume with: {resume_command(stop.checkpoint.parent, runs_dir)}", flush=True)
+
+
+def _resume(run_dir: Path, runs_dir: Path, options: dict[str, Any]) -> Any:
+    """Continue ``run_dir`` with its saved config; only --epochs (to extend) and how the run
+    *reports* may change."""
     import nnatlas.tasks as tasks
     from nnatlas.train import load_checkpoint
 
@@ -127,16 +219,23 @@ def _resume(run_dir: Path, options: dict[str, Any]) -> Any:
     if not last.is_file():
         raise UsageError(f"--resume: {last} does not exist; nothing to continue")
     # Any other option would change the numbers of the run.
-    ignored = sorted(k for k, v in options.items() if v is not None and k != "quiet")
+    keep = ("quiet", "epochs")
+    ignored = sorted(k for k, v in options.items() if v is not None and k not in keep)
     if ignored:
-        print(f"--resume continues with the run's saved config; ignoring --{', --'.join(ignored)}")
+        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        print(f"--resume continues with the run's saved config; ignoring {flags}")
     ckpt = load_checkpoint(last)
     loader = ckpt.get("loader") or {"batches_done": 0}
     print(
         f"resuming {last}: {ckpt['epoch']} epoch(s) done, step {ckpt['step']}, "
         f"{loader['batches_done']} batch(es) into the next epoch"
     )
-    return tasks.resume(run_dir, quiet=options.get("quiet"))
+    return tasks.resume(
+        run_dir,
+        epochs=options.get("epochs"),
+        quiet=options.get("quiet"),
+        callbacks=[RunHeader(runs_dir)],
+    )
 
 
 # typer reads a command's options from its signature: replace **options by TrainConfig's fields.

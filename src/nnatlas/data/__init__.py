@@ -15,6 +15,7 @@ from nnatlas.data.catalog import (
     DatasetSpec,
     RemoteFile,
     Source,
+    absolute_name,
     data_home,
     fetch,
     get_spec,
@@ -32,7 +33,13 @@ from nnatlas.data.images.augment import (
     to_grayscale,
     to_rgb,
 )
-from nnatlas.data.images.splits import ImageSplits, Split, load_image_dataset, load_image_split
+from nnatlas.data.images.splits import (
+    ImageSplits,
+    Split,
+    load_image_dataset,
+    load_image_split,
+    stratified_split,
+)
 from nnatlas.data.tabular import TabularSplits, load_tabular_dataset
 from nnatlas.data.text.batching import (
     BucketBatchSampler,
@@ -87,6 +94,7 @@ __all__ = [
     "DatasetError",
     "DatasetSpec",
     "RemoteFile",
+    "absolute_name",
     "Source",
     "data_home",
     "fetch",
@@ -107,6 +115,7 @@ __all__ = [
     "load_image_split",
     "load_tabular_dataset",
     "resize_for_backbone",
+    "stratified_split",
     "to_grayscale",
     "to_rgb",
     # text and sequences

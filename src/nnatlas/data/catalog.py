@@ -13,7 +13,7 @@ How it fits together:
   (a package that ships the files) where one exists. When nothing works, :class:`DataNotFoundError`
   lists every source tried, why it failed, and how to get the data by hand.
 * ``loader(spec, root, **kwargs)`` turns a spec into data. ``root`` is a local folder given by the
-  user (``--root PATH``); when it is ``None`` the loader calls ``fetch(spec)``. Image loaders
+  user (``--data-root PATH``); when it is ``None`` the loader calls ``fetch(spec)``. Image loaders
   return :class:`nnatlas.data.images.splits.ImageSplits`; text loaders return what
   :mod:`nnatlas.data.text.datasets` documents.
 * Parametric names (``imagefolder:PATH``, ``medmnist:breastmnist``, ``text:PATH``, ``csv:PATH``)
@@ -173,6 +173,15 @@ class DatasetSpec:
     def load(self, root: str | Path | None = None, **kwargs: Any) -> Any:
         return self.loader(self, Path(root).expanduser() if root is not None else None, **kwargs)
 
+    def takes(self, option: str) -> bool:
+        """Whether the loader takes the keyword option ``option`` (``image_size`` for image
+        folders, ``encoding`` and ``text_column`` for a CSV ...)."""
+        import inspect
+
+        # Image loaders wrap a reader whose signature lists the dataset's own options.
+        function = getattr(self.loader, "reader", self.loader)
+        return option in inspect.signature(function).parameters
+
 
 @dataclass(frozen=True)
 class _Family:
@@ -285,6 +294,17 @@ def get_spec(name: str) -> DatasetSpec:
     )
 
 
+def absolute_name(name: str) -> str:
+    """``csv:reviews.csv`` -> ``csv:/home/me/reviews.csv``: a family argument that is a path,
+    made absolute, so the name means the same file from any working directory."""
+    _ensure_registered()
+    prefix, sep, argument = name.partition(":")
+    family = _FAMILIES.get(prefix.lower()) if sep else None
+    if family is None or family.argument_help != "PATH" or not argument:
+        return name
+    return f"{prefix}:{Path(argument).expanduser().absolute()}"
+
+
 def load(name: str, root: str | Path | None = None, **kwargs: Any) -> Any:
     """Load a dataset by name with its registered loader (``get_spec(name).load(root, ...)``)."""
     return get_spec(name).load(root, **kwargs)
@@ -383,7 +403,7 @@ def fetch(
     if root is not None:
         root = Path(root).expanduser()
         for folder in (root, root / spec.folder):
-            if check(folder, f"--root {folder}") is not None:
+            if check(folder, f"--data-root {folder}") is not None:
                 return folder
         raise DataNotFoundError(spec.name, attempts, spec.manual)
 

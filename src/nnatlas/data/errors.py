@@ -25,5 +25,5 @@ class DataNotFoundError(NnatlasError, FileNotFoundError):
         lines += [f"  {i}. {where}: {why}" for i, (where, why) in enumerate(attempts, 1)]
         if manual:
             lines.append(f"To get it by hand: {manual}")
-        lines.append("Or point at a local copy with root=PATH (CLI: --root PATH).")
+        lines.append("Or point at a local copy with --data-root PATH (root=PATH in Python).")
         super().__init__("\n".join(lines))

@@ -19,6 +19,7 @@ from nnatlas.models.base import VisionModel, check_image_input
 from nnatlas.models.registry import register_model
 
 VARIANTS = {"modern": (nn.ReLU, nn.MaxPool2d), "1998": (nn.Tanh, nn.AvgPool2d)}
+INPUT_SIZES = (28, 32)  # 28 px images get a 2-pixel pad on the first conv, as the paper's 32
 
 
 class LeNet5(VisionModel):
@@ -46,7 +47,7 @@ class LeNet5(VisionModel):
         variant: str = "modern",
     ) -> None:
         super().__init__()
-        if input_size not in (28, 32):
+        if input_size not in INPUT_SIZES:
             raise ValueError(
                 f"LeNet5: input_size must be 28 or 32, got {input_size}; resize images"
             )
@@ -93,6 +94,7 @@ class LeNet5(VisionModel):
     default_input=(1, 28, 28),
     fits=("num_classes", "in_chans", "input_size"),
     scratch_twin="nnatlas.scratch.models.lenet:LeNet5",
+    input_sizes=INPUT_SIZES,
 )
 def lenet5(num_classes: int = 10, in_chans: int = 1, **kwargs: object) -> LeNet5:
     """LeNet-5, modern (ReLU + max pooling) unless variant="1998"."""
@@ -104,6 +106,7 @@ def lenet5(num_classes: int = 10, in_chans: int = 1, **kwargs: object) -> LeNet5
     default_input=(1, 28, 28),
     fits=("num_classes", "in_chans", "input_size"),
     scratch_twin="nnatlas.scratch.models.lenet:LeNet5",
+    input_sizes=INPUT_SIZES,
 )
 def lenet5_1998(num_classes: int = 10, in_chans: int = 1, **kwargs: object) -> LeNet5:
     """LeNet-5 as in 1998: tanh and average pooling."""

@@ -56,6 +56,9 @@ class ModelEntry:
         scratch_twin: ``"module:Class"`` of the NumPy twin in :mod:`nnatlas.scratch.models`
             (a string: the zoo never imports the NumPy engine), or ``None`` when there is none.
             :func:`nnatlas.bridge.scratch_twin` builds it from a zoo model.
+        input_sizes: the image sizes (H = W) the model can be built for, when it cannot take
+            any (LeNet-5: 28 or 32); ``None`` means any size (global pooling, or an MLP that
+            fits ``input_size``). Image tasks resize a dataset the model cannot take.
     """
 
     name: str
@@ -66,6 +69,7 @@ class ModelEntry:
     kind: str
     fits: tuple[str, ...] = ()
     scratch_twin: str | None = None
+    input_sizes: tuple[int, ...] | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -84,6 +88,7 @@ def register_model(
     kind: str = "image",
     fits: tuple[str, ...] | None = None,
     scratch_twin: str | None = None,
+    input_sizes: tuple[int, ...] | None = None,
 ) -> ModelFn | Callable[[ModelFn], ModelFn]:
     """Register a model entry point under its function name (or ``name``).
 
@@ -115,6 +120,7 @@ def register_model(
             kind=kind,
             fits=tuple(fits) if fits is not None else DEFAULT_FITS[kind],
             scratch_twin=scratch_twin,
+            input_sizes=tuple(input_sizes) if input_sizes is not None else None,
         )
         return f
 

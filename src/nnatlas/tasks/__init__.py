@@ -30,6 +30,8 @@ _EXPORTS = {
     "Preset": "presets",
     "preset_for": "presets",
     "resolve_config": "presets",
+    "ClassificationReport": "report",
+    "classification_report": "report",
     "ClassPrediction": "results",
     "Generation": "results",
     "Translation": "results",
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         register_task,
     )
     from nnatlas.tasks.presets import Preset, preset_for, resolve_config
+    from nnatlas.tasks.report import ClassificationReport, classification_report
     from nnatlas.tasks.results import ClassPrediction, Generation, Translation
     from nnatlas.tasks.run import (
         Evaluation,

@@ -34,19 +34,39 @@ class TaskError(NnatlasError, ValueError):
     """A model, dataset, option or input that a task cannot take; the message says what to do."""
 
 
+# The data options a user can set, with the command-line flag that sets each.
+OPTION_FLAGS = {
+    "image_size": "--image-size",
+    "channels": "--channels",
+    "augment": "--augment",
+    "text_column": "--text-column",
+    "label_column": "--label-column",
+    "encoding": "--encoding",
+    "limit": "--limit",
+}
+
+
 @dataclass
 class DataOptions:
     """How a run's dataset is loaded and prepared. Saved in every checkpoint, so ``evaluate``,
     ``predict`` and ``--resume`` read the same data the same way.
 
     Attributes:
-        name: the catalog name (``"fashion-mnist"``, ``"csv:reviews.csv"``).
-        root: a local copy of the dataset to use instead of the catalog's sources.
+        name: the catalog name (``"fashion-mnist"``, ``"csv:/data/reviews.csv"``); a run
+            stores file and folder arguments as absolute paths.
+        root: a local copy of the dataset to use instead of the catalog's sources (absolute).
         val_fraction: share of the training data held out for validation (where the dataset
             has no validation split of its own).
-        seed: seed of the held-out splits (the run's seed).
+        seed: seed of the held-out splits and of ``limit``'s subset (the run's seed).
         augment: image augmentation preset (``"none"``, ``"light"``, ``"standard"``,
-            ``"strong"``); image tasks only.
+            ``"strong"``).
+        image_size: images: resize to this many pixels a side (default: the dataset's own
+            size when the model takes it, else the model's input size).
+        channels: images: 1 (grayscale) or 3 (RGB); default the dataset's own.
+        text_column, label_column: a CSV's column names (default ``text`` and ``label``).
+        encoding: a text file's encoding (default UTF-8), e.g. ``"latin-1"``.
+        limit: train on at most this many training examples (a stratified seeded subset for
+            classifiers; the first windows of a corpus or the first sentence pairs).
     """
 
     name: str
@@ -54,6 +74,57 @@ class DataOptions:
     val_fraction: float = 0.1
     seed: int = 0
     augment: str = "none"
+    image_size: int | None = None
+    channels: int | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    encoding: str | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        import codecs
+
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise TaskError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.image_size is not None and not 4 <= self.image_size <= 4096:
+            raise TaskError(
+                f"--image-size must be between 4 and 4096 pixels, got {self.image_size}"
+            )
+        if self.channels not in (None, 1, 3):
+            raise TaskError(f"--channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
+        if self.limit is not None and self.limit < 1:
+            raise TaskError(f"--limit must be at least 1 example, got {self.limit}")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise TaskError(
+                    f"--encoding {self.encoding!r}: not an encoding Python knows; e.g. utf-8, "
+                    "latin-1, cp1252, utf-16"
+                ) from None
+
+    def given(self) -> dict[str, Any]:
+        """The user-settable options that differ from their defaults (augment "none" is one)."""
+        defaults = DataOptions(self.name)
+        return {
+            k: getattr(self, k) for k in OPTION_FLAGS if getattr(self, k) != getattr(defaults, k)
+        }
+
+    def reader_options(self, spec: Any, names: tuple[str, ...]) -> dict[str, Any]:
+        """The options among ``names`` that are set, checked to be ones the dataset's loader
+        takes (``--encoding`` means nothing to a dataset read from IDX files)."""
+        out = {}
+        for name in names:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not spec.takes(name):
+                raise TaskError(
+                    f"{OPTION_FLAGS[name]} does not apply to {spec.name!r}; it applies to "
+                    "datasets read from your own files (csv:, text:, pairs:)"
+                )
+            out[name] = value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +147,9 @@ class Prepared:
             input shape, vocabularies ...
         facts: what models are fitted with (``num_classes``, ``in_chans``, ``vocab_size`` ...).
         augment: the training batch transform, or ``None``.
+        sizes: examples per split (filled in from the tensors).
+        notes: what the task changed to fit the data to the model (a resize ...), for the
+            run's header.
     """
 
     train: tuple[Any, ...]
@@ -85,6 +159,7 @@ class Prepared:
     facts: dict[str, Any]
     augment: Callable[..., Any] | None = None
     sizes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -102,19 +177,31 @@ class Task:
         title: a few words for messages (``"image classification"``).
         model_kinds: the registry kinds of the models it trains (``("image",)``).
         default_model: the model used when neither the user nor the dataset's preset names one.
+        data_options: the :class:`DataOptions` fields it honours (others are refused).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     model_kinds: ClassVar[tuple[str, ...]] = ()
     default_model: ClassVar[str] = ""
+    data_options: ClassVar[tuple[str, ...]] = ("limit",)  # the OPTION_FLAGS it honours
 
     def accepts(self, entry: ModelEntry) -> bool:
         """Whether the zoo model ``entry`` can be trained by this task."""
         return entry.kind in self.model_kinds
 
-    def load(self, options: DataOptions) -> Prepared:
-        """Load and prepare the dataset for training."""
+    def check_options(self, options: DataOptions) -> None:
+        """Refuse data options this task does not honour (``--image-size`` for a text)."""
+        stray = [OPTION_FLAGS[k] for k in options.given() if k not in self.data_options]
+        if stray:
+            raise TaskError(
+                f"{', '.join(stray)} does not apply to {self.title} ({options.name}); it "
+                f"takes {', '.join(OPTION_FLAGS[k] for k in self.data_options)}"
+            )
+
+    def load(self, options: DataOptions, entry: ModelEntry | None = None) -> Prepared:
+        """Load and prepare the dataset for training the model ``entry`` (an image task
+        resizes images to a size the model takes; most tasks need only the options)."""
         raise NotImplementedError
 
     def load_split(
@@ -129,6 +216,10 @@ class Task:
         from nnatlas.train.steps import ClassificationStep
 
         return ClassificationStep(config.label_smoothing)
+
+    def describe(self, record: dict[str, Any], x: Any) -> str | None:
+        """A human reading of one example's input (a text's tokens), or ``None``."""
+        return None
 
     def predict(self, run: Any, input: str, **options: Any) -> Any:
         """A structured prediction (see :mod:`nnatlas.tasks.results`) for one input of the
@@ -180,6 +271,27 @@ def get_task(name: str) -> Task:
         return _TASKS[name]
     except KeyError:
         raise TaskError(f"unknown task {name!r}; tasks: {', '.join(sorted(_TASKS))}") from None
+
+
+def limit_rows(
+    tensors: tuple[Any, ...], limit: int | None, seed: int, stratify: bool = True
+) -> tuple[Any, ...]:
+    """At most ``limit`` rows of a split's tensors: a stratified seeded subset by the labels
+    (the last tensor) when ``stratify``, else the first ``limit`` rows."""
+    import torch
+
+    n = len(tensors[0])
+    if limit is None or limit >= n:
+        return tensors
+    if not stratify:
+        return tuple(t[:limit] for t in tensors)
+    from nnatlas.data import stratified_split
+
+    # round(limit / n * n) == limit rows, spread over the classes as in the whole split, in
+    # the split's own order.
+    _, rows = stratified_split(tensors[-1].numpy(), limit / n, seed)
+    index = torch.from_numpy(rows)
+    return tuple(t[index] for t in tensors)
 
 
 def split_index(input: str) -> tuple[str, int] | None:

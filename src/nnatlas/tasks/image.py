@@ -19,6 +19,7 @@ from nnatlas.tasks.base import (
     Prepared,
     Task,
     TaskError,
+    limit_rows,
     pick_example,
     register_task,
     split_index,
@@ -79,6 +80,31 @@ def read_image(path: Path, shape: list[int], invert: bool = False) -> torch.Tens
     return 1.0 - x if invert else x
 
 
+def _statistics(x: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of a training split. Shape: x (N, C, H, W)."""
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3), unbiased=False).clamp_min(1e-8)
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _convert(x: torch.Tensor, channels: int | None, size: int | None) -> torch.Tensor:
+    """Pixels in [0, 1] to ``channels`` and ``size`` x ``size`` (antialiased bilinear).
+
+    Shape: (N, C, H, W) -> (N, channels or C, size or H, size or W)
+    """
+    from nnatlas.data import to_grayscale, to_rgb
+
+    if channels == 1:
+        x = to_grayscale(x)
+    elif channels == 3:
+        x = to_rgb(x)
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        x = torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        ).clamp_(0.0, 1.0)
+    return x
+
+
 @register_task
 class ImageClassification(Task):
     """Classify images: LeNet, AlexNet, VGG, ResNet ... on digits, Fashion-MNIST, CIFAR-10,
@@ -88,27 +114,57 @@ class ImageClassification(Task):
     title = "image classification"
     model_kinds = ("image",)
     default_model = "lenet5"
+    data_options = ("image_size", "channels", "augment", "limit")
 
-    def load(self, options: DataOptions) -> Prepared:
-        from nnatlas.data import AUGMENT_PRESETS, BatchAugment, load_image_dataset
+    @staticmethod
+    def _read(options: DataOptions, size: int | None) -> Any:
+        """The dataset's splits in [0, 1], folders read at ``size`` (others at their own)."""
+        from nnatlas.data import get_spec, load_image_dataset
+
+        reader = {"image_size": size} if size and get_spec(options.name).takes("image_size") else {}
+        return load_image_dataset(
+            options.name, options.root, val_fraction=options.val_fraction, seed=options.seed,
+            **reader,
+        )  # fmt: skip
+
+    def load(self, options: DataOptions, entry: Any = None) -> Prepared:
+        from nnatlas.data import AUGMENT_PRESETS, BatchAugment, get_spec
 
         if options.augment not in AUGMENT_PRESETS:
             raise TaskError(
                 f"--augment {options.augment!r}: choose from {', '.join(AUGMENT_PRESETS)}"
             )
-        splits = load_image_dataset(
-            options.name, root=options.root, val_fraction=options.val_fraction, seed=options.seed
-        )
-        channels, height, width = splits.train.x.shape[1:]
+        size, notes = options.image_size, []
+        if size is None and entry is not None and get_spec(options.name).takes("image_size"):
+            size = entry.default_input[-1]  # a folder of any sizes: the model's own input size
+            notes.append(f"images read at {size}x{size}, {entry.name}'s input size (--image-size)")
+        splits = self._read(options, size)
+        height = int(splits.train.x.shape[-2])
+        sizes = getattr(entry, "input_sizes", None)
+        if size is None and sizes and height not in sizes:
+            size = entry.default_input[-1]
+            notes.append(
+                f"{height}x{height} images resized to {size}x{size}: {entry.name} takes "
+                f"{' or '.join(map(str, sizes))} px (choose with --image-size)"
+            )
+        parts = {
+            name: (_convert(part.x, options.channels, size), part.y)
+            for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+        }
+        parts["train"] = limit_rows(parts["train"], options.limit, options.seed)
+        x_train = parts["train"][0]
+        mean, std = _statistics(x_train)
+        channels, height, width = x_train.shape[1:]
         record = {
             "classes": list(splits.classes),
-            "mean": list(splits.mean),
-            "std": list(splits.std),
+            "mean": mean,
+            "std": std,
             "input_shape": [channels, height, width],
+            "convert": {"channels": options.channels, "size": size},  # redone by load_split
         }
-        normalize = normalizer(record["mean"], record["std"])
-        val = (normalize(splits.val.x), splits.val.y) if len(splits.val) else None
-        test = (normalize(splits.test.x), splits.test.y)
+        normalize = normalizer(mean, std)
+        val = (normalize(parts["val"][0]), parts["val"][1]) if len(parts["val"][0]) else None
+        test = (normalize(parts["test"][0]), parts["test"][1])
         facts = {
             "num_classes": len(splits.classes),
             "in_chans": channels,
@@ -116,26 +172,20 @@ class ImageClassification(Task):
             "in_features": channels * height * width,  # an MLP flattens the image
         }
         if options.augment == "none":
-            train = (normalize(splits.train.x), splits.train.y)
-            return Prepared(train, val, test, record, facts)
+            train = (normalize(x_train), parts["train"][1])
+            return Prepared(train, val, test, record, facts, notes=notes)
         augment = AugmentThenNormalize(BatchAugment(options.augment), normalize)
-        return Prepared((splits.train.x, splits.train.y), val, test, record, facts, augment)
+        return Prepared(parts["train"], val, test, record, facts, augment, notes=notes)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        from nnatlas.data import (
-            DataNotFoundError,
-            DatasetError,
-            get_spec,
-            load_image_dataset,
-            load_image_split,
-        )
+        from nnatlas.data import DataNotFoundError, DatasetError, get_spec, load_image_split
 
+        # Redo what training did to its images (nothing, for a dataset the model took as is).
+        convert = record.get("convert") or {"channels": None, "size": None}
         try:
-            splits = load_image_dataset(
-                options.name, options.root, val_fraction=options.val_fraction, seed=options.seed
-            )
+            splits = self._read(options, convert["size"])
             part, num_classes = getattr(splits, split), len(splits.classes)
         except (DatasetError, DataNotFoundError):
             if split != "test":
@@ -145,9 +195,10 @@ class ImageClassification(Task):
             part = load_image_split(options.name, "test", root=options.root)
             classes = getattr(get_spec(options.name), "classes", None)
             num_classes = len(classes) if classes else int(part.y.max()) + 1
-        if list(part.x.shape[1:]) != list(record["input_shape"]):
+        x = _convert(part.x, convert["channels"], convert["size"])
+        if list(x.shape[1:]) != list(record["input_shape"]):
             raise TaskError(
-                f"dataset {options.name!r} has inputs {tuple(part.x.shape[1:])}; the model was "
+                f"dataset {options.name!r} has inputs {tuple(x.shape[1:])}; the model was "
                 f"trained on {tuple(record['input_shape'])}"
             )
         if num_classes > len(record["classes"]):
@@ -155,7 +206,12 @@ class ImageClassification(Task):
                 f"dataset {options.name!r} has {num_classes} classes; the model predicts "
                 f"{len(record['classes'])}"
             )
-        return normalizer(record["mean"], record["std"])(part.x), part.y
+        x, y = (
+            limit_rows((x, part.y), options.limit, options.seed)
+            if split == "train"
+            else (x, part.y)
+        )
+        return normalizer(record["mean"], record["std"])(x), y
 
     def predict(
         self, run: Any, input: str, *, top: int = 3, invert: bool = False

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnatlas.tasks.base import DataOptions, Prepared, Task, TaskError, register_task
+from nnatlas.tasks.base import DataOptions, Prepared, Task, TaskError, limit_rows, register_task
 from nnatlas.tasks.results import Generation
 from nnatlas.tasks.text import vocab_record
 
@@ -30,9 +30,10 @@ class LanguageModeling(Task):
     title = "language modelling"
     model_kinds = ("lm",)
     default_model = "lstm_lm"
+    data_options = ("encoding", "limit")
 
     def _corpus(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
-        from nnatlas.data import Vocab, load_lm_corpus
+        from nnatlas.data import Vocab, get_spec, load_lm_corpus
 
         vocab = None if record is None else Vocab.from_dict(record["vocab"])
         return load_lm_corpus(
@@ -40,10 +41,13 @@ class LanguageModeling(Task):
             root=options.root,
             val_fraction=max(options.val_fraction, MIN_HELD_OUT),
             vocab=vocab,
+            **options.reader_options(get_spec(options.name), ("encoding",)),
         )
 
     @staticmethod
-    def _windows(corpus: Any, seq_len: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def _windows(
+        corpus: Any, seq_len: int, limit: int | None = None
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         from nnatlas.data import lm_windows
 
         half = corpus.val.numel() // 2
@@ -58,13 +62,14 @@ class LanguageModeling(Task):
                     f"fewer than one window of {seq_len} plus a target; use a longer text or a "
                     "larger --val-fraction"
                 ) from err
+        windows["train"] = limit_rows(windows["train"], limit, 0, stratify=False)
         return windows
 
-    def load(self, options: DataOptions) -> Prepared:
+    def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
 
         corpus = self._corpus(options)
-        windows = self._windows(corpus, SEQ_LEN)
+        windows = self._windows(corpus, SEQ_LEN, options.limit)
         record = {
             "classes": list(corpus.vocab.itos),  # what each logit predicts
             "vocab": vocab_record(corpus.vocab),
@@ -78,7 +83,8 @@ class LanguageModeling(Task):
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._windows(self._corpus(options, record), record["seq_len"])[split]
+        corpus = self._corpus(options, record)
+        return self._windows(corpus, record["seq_len"], options.limit)[split]
 
     def predict(
         self,

@@ -102,9 +102,33 @@ def default_run_name(model: str, data: str, engine: str, seed: int) -> str:
     return f"{model}-{safe_data}-{engine}-s{seed}"
 
 
-def _run_extra(task: Task, options: DataOptions, record: dict[str, Any]) -> dict[str, Any]:
-    """What every checkpoint of the run carries to rebuild its data (plain values only)."""
-    return {"task": task.name, "data": options.to_dict(), "record": record}
+def _run_extra(
+    task: Task, options: DataOptions, record: dict[str, Any], prepared: Prepared | None = None
+) -> dict[str, Any]:
+    """What every checkpoint of the run carries to rebuild its data (plain values only), and
+    what the run's header reports (split sizes, what was changed to fit the model)."""
+    extra = {"task": task.name, "data": options.to_dict(), "record": record}
+    if prepared is not None:
+        extra.update(sizes=dict(prepared.sizes), notes=list(prepared.notes))
+    return extra
+
+
+def data_options(
+    data: str,
+    *,
+    root: str | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    augment: str = "none",
+    **options: Any,
+) -> DataOptions:
+    """:class:`DataOptions` with paths made absolute, so the run reads the same files from
+    any working directory (``csv:reviews.csv`` -> ``csv:/home/me/reviews.csv``)."""
+    from nnatlas.data import absolute_name
+
+    if root is not None:
+        root = str(Path(root).expanduser().absolute())
+    return DataOptions(absolute_name(data), root, val_fraction, seed, augment, **options)
 
 
 def train(
@@ -118,6 +142,12 @@ def train(
     augment: str | None = None,
     val_fraction: float = 0.1,
     root: str | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    encoding: str | None = None,
+    limit: int | None = None,
     model_options: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
     **options: Any,
@@ -135,6 +165,9 @@ def train(
         augment: image augmentation preset (default: the dataset preset's).
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
+        image_size, channels, text_column, label_column, encoding, limit: how the data is
+            read (:class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that
+            list it in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
         callbacks: extra :class:`~nnatlas.train.Callback` objects.
@@ -150,24 +183,49 @@ def train(
     config = resolve_config(data, engine, options)
     name = model or preset.model or task.default_model
     entry = model_entry(name, task)
-    if not 0.0 <= val_fraction < 1.0:
-        raise TaskError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    data_options = DataOptions(data, root, val_fraction, config.seed, augment or preset.augment)
+    reading = dict(image_size=image_size, channels=channels, text_column=text_column)
+    reading.update(label_column=label_column, encoding=encoding, limit=limit)
+    dataset = data_options(
+        data,
+        root=root,
+        val_fraction=val_fraction,
+        seed=config.seed,
+        augment=augment or preset.augment,
+        **reading,
+    )
+    task.check_options(dataset)
     folder = Path(run_dir) if run_dir is not None else None
     if folder is None:
         folder = Path(runs_dir) / (run_name or default_run_name(name, data, engine, config.seed))
-    prepared = task.load(data_options)
+    prepared = task.load(dataset, entry)
+    if len(prepared.test[0]) == 0:
+        raise TaskError(f"{data}: the test split is empty; there would be nothing to test on")
+    if prepared.facts.get("num_classes") == 2 and options.get("metrics") is None:
+        # Two classes: add the threshold-free metrics people report for them.
+        config.metrics = ",".join(dict.fromkeys([*config.metric_names, "auc", "pr_auc"]))
     kwargs = model_kwargs(entry, prepared.facts, model_options)
     net = build_model(name, config.engine, kwargs, seed=config.seed)
-    run = _new_run(
-        task, data_options, prepared.record, name, kwargs, net, config, folder, callbacks
-    )
-    return _fit_and_test(run, prepared, start, resume=False)
+    run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
+    return _fit_and_test(run, prepared, start, resume=None)
 
 
-def resume(run_dir: str | Path, *, quiet: bool | None = None, callbacks: Sequence[Any] = ()) -> Run:
-    """Continue an interrupted run from its ``last.pt`` to exactly where an uninterrupted one
-    would be, with the run's own model, data and options (only ``quiet`` may change)."""
+def resume(
+    run_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    quiet: bool | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Run:
+    """Continue a run from its ``last.pt`` with the run's own model, data and options.
+
+    An interrupted run continues to exactly where an uninterrupted one would be. ``epochs``
+    extends a run (finished or not) to that many epochs in all: with a schedule that does not
+    depend on the run's length (``none``, ``step``, ``plateau``) the result equals one run of
+    that length; ``cosine`` and ``onecycle`` stretch their curve to the new length from the
+    current step (a warning says so). Only ``epochs`` and ``quiet`` may change.
+    """
+    import warnings
+
     from nnatlas.train import TrainConfig, load_checkpoint
 
     start = time.perf_counter()
@@ -180,41 +238,63 @@ def resume(run_dir: str | Path, *, quiet: bool | None = None, callbacks: Sequenc
     config = TrainConfig.from_dict(ckpt["config"])
     if quiet is not None:
         config.quiet = quiet
+    if epochs is not None:
+        done = int(ckpt["epoch"])
+        if epochs <= done:
+            raise TaskError(
+                f"--epochs {epochs}: {folder} has trained {done} epoch(s) already; give more "
+                "epochs to extend it"
+            )
+        if config.scheduler in ("cosine", "onecycle"):
+            warnings.warn(
+                f"the {config.scheduler} schedule was planned for {config.epochs} epochs; it "
+                f"is stretched to {epochs} from step {ckpt['step']}, so the numbers differ "
+                f"from a run planned for {epochs} epochs",
+                stacklevel=2,
+            )
+        config.epochs = epochs
+        ckpt["best"]["stop_reason"] = ""  # more epochs were asked for: early stopping resets
+        ckpt["best"]["wait"] = 0
     info = ckpt["model_info"]
-    prepared = task.load(options)
+    prepared = task.load(options, model_entry(info["name"], task))
     net = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
     run = _new_run(
-        task, options, record, info["name"], info["kwargs"], net, config, folder, callbacks
-    )
-    return _fit_and_test(run, prepared, start, resume=True)
+        task, options, prepared, info["name"], info["kwargs"], net, config, folder, callbacks,
+        record=record,
+    )  # fmt: skip
+    return _fit_and_test(run, prepared, start, resume=ckpt)
 
 
 def _new_run(
     task: Task,
     options: DataOptions,
-    record: dict[str, Any],
+    prepared: Prepared,
     name: str,
     kwargs: dict[str, Any],
     net: Any,
     config: Any,
     folder: Path | None,
     callbacks: Sequence[Any],
+    record: dict[str, Any] | None = None,
 ) -> Run:
+    """The Run around a new trainer; ``record`` (a resumed run's own) defaults to the data's."""
     from nnatlas.train import create_trainer
 
+    record = prepared.record if record is None else record
     trainer = create_trainer(
         net,
         config,
         run_dir=folder,
         callbacks=callbacks,
         model_info={"name": name, "kwargs": kwargs},
-        extra=_run_extra(task, options, record),
+        extra=_run_extra(task, options, record, prepared),
         step=task.step(config),
     )
     return Run(folder, task, options, record, name, trainer)
 
 
-def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: bool) -> Run:
+def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, Any] | None) -> Run:
+    """Train (from the checkpoint dict ``resume`` when given), then test the restored weights."""
     from nnatlas.files import write_json
     from nnatlas.train import TensorLoader
 
@@ -228,9 +308,9 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: bool) -> R
             seed=config.seed,
             augment=prepared.augment,
         )
-    if run.dir is not None and not resume:
-        write_json(run.dir / "data.json", _run_extra(run.task, run.options, run.record))
-    trainer.fit(train_data, prepared.val, resume=run.dir / "last.pt" if resume else None)
+    if run.dir is not None and resume is None:
+        write_json(run.dir / "data.json", trainer.extra)
+    trainer.fit(train_data, prepared.val, resume=resume)
     run.test_metrics = trainer.evaluate(prepared.test)
     run.seconds = time.perf_counter() - start
     if run.dir is not None:
@@ -265,18 +345,22 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_run(path: str | Path, device: str = "auto") -> Run:
+def load_run(path: str | Path, device: str = "auto", root: str | None = None) -> Run:
     """Rebuild a trained run from its folder (best.pt, else last.pt) or a checkpoint file.
 
     Args:
         path: a run folder or a ``.pt`` checkpoint written by a run.
         device: where the model goes (torch engine): ``auto``, ``cpu``, ``cuda`` ...
+        root: where the run's dataset is now, when not where the run recorded it (another
+            machine); used by ``evaluate`` and by ``predict`` on ``SPLIT:INDEX``.
     """
     from nnatlas.train import TrainConfig, create_trainer, load_checkpoint
 
     file = resolve_checkpoint(path)
     ckpt = load_checkpoint(file)
     task, options, record = _run_data(ckpt, file)
+    if root is not None:
+        options = replace(options, root=str(Path(root).expanduser().absolute()))
     info = ckpt["model_info"]
     config = TrainConfig.from_dict(ckpt["config"])
     config.quiet, config.tensorboard = True, False
@@ -316,28 +400,37 @@ def evaluate(
         metrics: extra metrics (default: the run's ``config.metrics``).
         device: for a run given as a path.
     """
-    from nnatlas.data import get_spec
+    run = _as_run(run, device)
+    options, tensors = split_tensors(run, split, data, root)
+    names = list(metrics) if metrics is not None else None
+    results = run.trainer.evaluate(tensors, names=names)
+    return Evaluation(results, options.name, split, len(tensors[0]))
+
+
+def split_tensors(
+    run: Run, split: str, data: str | None = None, root: str | None = None
+) -> tuple[DataOptions, tuple[Any, ...]]:
+    """The data options and the tensors of one split, prepared as the run's training data was
+    (``data``: another catalog dataset of the same task; ``root``: another copy)."""
+    from nnatlas.data import absolute_name, get_spec
 
     if split not in ("train", "val", "test"):
         raise TaskError(f"--split {split!r}: choose train, val or test")
-    run = _as_run(run, device)
     options = run.options
-    if data is not None and data != options.name:
+    if data is not None and absolute_name(data) != options.name:
         spec = get_spec(data)
         if spec.task != run.task.name:
             raise TaskError(
                 f"dataset {data!r} is for {spec.task or spec.kind}; this run does {run.task.title}"
             )
-        options = replace(options, name=data, root=root)
+        other = data_options(data, root=root, val_fraction=options.val_fraction, seed=options.seed)
+        options = replace(other, channels=options.channels, image_size=options.image_size)
     elif root is not None:
-        options = replace(options, root=root)
+        options = replace(options, root=str(Path(root).expanduser().absolute()))
     tensors = run.task.load_split(options, run.record, split)
     if len(tensors[0]) == 0:
         raise TaskError(f"the {split} split of {options.name!r} is empty: nothing to evaluate")
-    names = list(metrics) if metrics is not None else None
-    return Evaluation(
-        run.trainer.evaluate(tensors, names=names), options.name, split, len(tensors[0])
-    )
+    return options, tensors
 
 
 def predict(run: Run | str | Path, input: str, *, device: str = "cpu", **options: Any) -> Any:

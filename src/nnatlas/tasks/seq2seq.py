@@ -19,6 +19,7 @@ from nnatlas.tasks.base import (
     Prepared,
     Task,
     TaskError,
+    limit_rows,
     pick_example,
     register_task,
     split_index,
@@ -79,11 +80,18 @@ class Seq2Seq(Task):
     title = "sequence to sequence"
     model_kinds = ("seq2seq",)
     default_model = "seq2seq"
+    data_options = ("encoding", "limit")
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
-        from nnatlas.data import Vocab, encode_pairs, load_translation_pairs, tokenizer_from_dict
+        from nnatlas.data import (
+            Vocab,
+            encode_pairs,
+            get_spec,
+            load_translation_pairs,
+            tokenizer_from_dict,
+        )
 
-        reader: dict[str, Any] = {}
+        reader = options.reader_options(get_spec(options.name), ("encoding",))
         if options.name == "dates":
             reader["seed"] = options.seed
         elif options.name.startswith("pairs:"):
@@ -101,7 +109,7 @@ class Seq2Seq(Task):
         min_freq = WORD_MIN_FREQ if tokenizer == "word" else 1
         return encode_pairs(raw, tokenizer=tokenizer, min_freq=min_freq, max_len=MAX_LEN)
 
-    def load(self, options: DataOptions) -> Prepared:
+    def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
 
         encoded = self._encode(options)
@@ -120,9 +128,8 @@ class Seq2Seq(Task):
         }
         facts = {"src_vocab_size": len(encoded.src_vocab), "tgt_vocab_size": len(encoded.tgt_vocab)}
         val = pair_tensors(parts["val"]) if len(parts["val"]) else None
-        return Prepared(
-            pair_tensors(parts["train"]), val, pair_tensors(parts["test"]), record, facts
-        )
+        train = limit_rows(pair_tensors(parts["train"]), options.limit, 0, stratify=False)
+        return Prepared(train, val, pair_tensors(parts["test"]), record, facts)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
@@ -130,7 +137,10 @@ class Seq2Seq(Task):
         part = getattr(self._encode(options, record), split)
         if not len(part):
             raise TaskError(f"{options.name}: the {split} split holds no sentence pairs")
-        return pair_tensors(part)
+        tensors = pair_tensors(part)
+        return (
+            limit_rows(tensors, options.limit, 0, stratify=False) if split == "train" else tensors
+        )
 
     def step(self, config: Any) -> Step:
         return Seq2SeqStep(config.label_smoothing)

@@ -11,6 +11,7 @@ from nnatlas.tasks.base import (
     Prepared,
     Task,
     TaskError,
+    limit_rows,
     pick_example,
     register_task,
     split_index,
@@ -37,13 +38,14 @@ class TabularClassification(Task):
         # The generated sets hold out their own seeded validation and test splits.
         return load_tabular_dataset(options.name, seed=options.seed)
 
-    def load(self, options: DataOptions) -> Prepared:
+    def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         splits = self._splits(options)
         features = int(splits.train.x.shape[1])
         record = {"classes": list(splits.classes), "input_shape": [features]}
         val = tuple(splits.val) if len(splits.val) else None
         facts = {"num_classes": len(splits.classes), "in_features": features}
-        return Prepared(tuple(splits.train), val, tuple(splits.test), record, facts)
+        train = limit_rows(tuple(splits.train), options.limit, options.seed)
+        return Prepared(train, val, tuple(splits.test), record, facts)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
@@ -54,7 +56,8 @@ class TabularClassification(Task):
                 f"dataset {options.name!r} has {part.x.shape[1]} features per row; the model "
                 f"was trained on {record['input_shape'][0]}"
             )
-        return part.x, part.y
+        tensors = (part.x, part.y)
+        return limit_rows(tensors, options.limit, options.seed) if split == "train" else tensors
 
     def predict(self, run: Any, input: str, *, top: int = 3) -> ClassPrediction:
         """The ``top`` classes of one row given as comma-separated numbers (``"0.5,-1.2"``) or

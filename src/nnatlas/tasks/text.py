@@ -19,6 +19,7 @@ from nnatlas.tasks.base import (
     Prepared,
     Task,
     TaskError,
+    limit_rows,
     pick_example,
     register_task,
     split_index,
@@ -53,9 +54,10 @@ class TextClassification(Task):
     title = "text classification"
     model_kinds = ("tokens",)
     default_model = "lstm_classifier"
+    data_options = ("text_column", "label_column", "encoding", "limit")
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
-        from nnatlas.data import Vocab, load_text_classification, tokenizer_from_dict
+        from nnatlas.data import Vocab, get_spec, load_text_classification, tokenizer_from_dict
 
         max_len = MAX_LEN.get(options.name, DEFAULT_MAX_LEN) if record is None else None
         reuse: dict[str, Any] = {}
@@ -65,6 +67,8 @@ class TextClassification(Task):
                 "vocab": Vocab.from_dict(record["vocab"]),
                 "tokenizer": tokenizer_from_dict(record["tokenizer"]),
             }
+        names = ("text_column", "label_column", "encoding")
+        reader = options.reader_options(get_spec(options.name), names)
         return load_text_classification(
             options.name,
             root=options.root,
@@ -72,13 +76,14 @@ class TextClassification(Task):
             val_fraction=options.val_fraction,
             seed=options.seed,
             **reuse,
+            **reader,
         )
 
     @staticmethod
     def _tensors(part: Any, max_len: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
         return part.padded(length=max_len, side="pre", pad_id=pad_id)[0], part.labels
 
-    def load(self, options: DataOptions) -> Prepared:
+    def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
 
         encoded = self._encode(options)
@@ -101,13 +106,22 @@ class TextClassification(Task):
             "vocab_size": len(encoded.vocab),
             "padding_idx": encoded.vocab.pad_id,
         }
+        train = limit_rows(train, options.limit, options.seed)
         return Prepared(train, val if len(val[0]) else None, test, record, facts)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self._encode(options, record)
-        return self._tensors(getattr(encoded, split), record["max_len"], record["pad_id"])
+        tensors = self._tensors(getattr(encoded, split), record["max_len"], record["pad_id"])
+        return limit_rows(tensors, options.limit, options.seed) if split == "train" else tensors
+
+    def describe(self, record: dict[str, Any], x: torch.Tensor) -> str:
+        """The tokens the model read (padding and reserved tokens left out). Shape: x (T,)."""
+        from nnatlas.data import Vocab
+
+        tokens = Vocab.from_dict(record["vocab"]).decode(x.tolist(), skip_specials=True)
+        return ("" if record["tokenizer"]["type"] == "char" else " ").join(tokens)
 
     def predict(self, run: Any, input: str, *, top: int = 3) -> ClassPrediction:
         """The ``top`` classes of a text (tokenized with the run's vocabulary), or of

@@ -42,6 +42,7 @@ _EXPORTS = {
     "Step": "steps",
     "StepOutput": "steps",
     "NonFiniteLossError": "trainer",
+    "TrainingInterrupted": "trainer",
     "Trainer": "trainer",
     "resolve_device": "trainer",
 }
@@ -61,7 +62,12 @@ if TYPE_CHECKING:
     from nnatlas.train.schedulers import LRScheduler, schedule_factor
     from nnatlas.train.scratch import ScratchLoss, ScratchTrainer, create_trainer
     from nnatlas.train.steps import ClassificationStep, LossAccumulator, Step, StepOutput
-    from nnatlas.train.trainer import NonFiniteLossError, Trainer, resolve_device
+    from nnatlas.train.trainer import (
+        NonFiniteLossError,
+        Trainer,
+        TrainingInterrupted,
+        resolve_device,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 ENGINES = ("torch", "scratch")
 AMP_MODES = ("off", "bf16", "fp16")
-EXTRA_METRICS = ("accuracy", "top5", "f1", "perplexity")
+EXTRA_METRICS = ("accuracy", "top5", "f1", "auc", "pr_auc", "perplexity")
 
 
 class ConfigError(NnatlasError, ValueError):
@@ -49,7 +49,11 @@ class TrainConfig:
     label_smoothing: float = _opt(0.0, "cross-entropy label smoothing in [0, 1)")
     patience: int = _opt(0, "early stopping: epochs without improvement of --monitor (0 = off)")
     monitor: str = _opt("val_loss", "validation metric for early stopping and best.pt")
-    metrics: str = _opt("accuracy,f1", "comma list of extra metrics: accuracy,top5,f1,perplexity")
+    metrics: str = _opt(
+        "accuracy,f1",
+        "comma list of extra metrics: accuracy, top5, f1, auc and pr_auc (two classes; added "
+        "by default for them), perplexity",
+    )
     restore_best: bool = _opt(True, "load best.pt's weights at the end of training")
     seed: int = _opt(0, "seed of every random generator (weights, data order, augmentation)")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:1, mps")

@@ -1,4 +1,5 @@
-"""Classification metrics, shared by both engines: loss, accuracy, top-k, macro F1, perplexity.
+"""Classification metrics, shared by both engines: loss, accuracy, top-k, macro F1, ROC-AUC and
+PR-AUC (two classes), perplexity.
 
 The functions take NumPy arrays (PyTorch tensors are converted) so the NumPy engine and the
 PyTorch engine report numbers computed by the same code. :class:`MetricAccumulator` sums over
@@ -80,6 +81,51 @@ def macro_f1(cm: np.ndarray) -> float:
     return float(f1[present].mean()) if present.any() else 0.0
 
 
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values``, ties sharing the mean of their ranks. Shape: (M,) -> (M,)."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
+
+
+def roc_auc(scores: Any, targets: Any) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative (ties count half), from the Mann-Whitney rank sum. NaN without both classes.
+
+    Shape: scores (M,) float (higher = more positive); targets (M,) in {0, 1}
+    """
+    scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets)
+    positives = int((targets == 1).sum())
+    negatives = len(targets) - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    rank_sum = _average_ranks(scores)[targets == 1].sum()
+    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def average_precision(scores: Any, targets: Any) -> float:
+    """Area under the precision-recall curve as average precision: the precision at each
+    distinct score threshold, weighted by the recall it adds (scikit-learn's definition).
+    NaN without a positive.
+
+    Shape: scores (M,) float; targets (M,) in {0, 1}
+    """
+    scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets)
+    positives = int((targets == 1).sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    scores, hits = scores[order], (targets[order] == 1).astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # end of each tie group
+    true_pos = np.cumsum(hits)[last]
+    precision = true_pos / (last + 1)
+    recall = true_pos / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def perplexity(mean_cross_entropy: float) -> float:
     """``exp(loss)``: the effective number of equally likely choices per prediction (nats in)."""
     return math.exp(min(mean_cross_entropy, 700.0))  # exp(710) overflows float64
@@ -89,7 +135,9 @@ class MetricAccumulator:
     """Sums one phase's metrics over its batches.
 
     Args:
-        names: extra metrics beyond ``loss``: any of accuracy, top5, f1, perplexity.
+        names: extra metrics beyond ``loss``: any of accuracy, top5, f1, auc, pr_auc,
+            perplexity. ``auc`` and ``pr_auc`` are reported for two classes only (class 1 is
+            the positive one) and keep one score per example.
         k: the k of "top5" (reported as ``top{k}``, and only when there are more than k
             classes).
     """
@@ -105,6 +153,8 @@ class MetricAccumulator:
         self.topk = 0
         self.cm: np.ndarray | None = None
         self.num_classes = 0
+        self.scores: list[np.ndarray] = []  # P(class 1) per row, for auc / pr_auc
+        self.labels: list[np.ndarray] = []
 
     def add(self, out: Any, loss: float) -> None:
         """Add one :class:`~nnatlas.train.steps.StepOutput` whose loss value is ``loss``."""
@@ -127,6 +177,11 @@ class MetricAccumulator:
             if self.cm is None:
                 self.cm = np.zeros((num_classes, num_classes), dtype=np.int64)
             self.cm += confusion_matrix(preds, targets, num_classes)
+        if ("auc" in self.names or "pr_auc" in self.names) and logits.shape[1] == 2:
+            # P(class 1) = sigmoid(z1 - z0), the softmax of two logits, without overflow.
+            margin = (logits[:, 1] - logits[:, 0]).astype(np.float64)
+            self.scores.append(1.0 / (1.0 + np.exp(-np.clip(margin, -700, 700))))
+            self.labels.append(targets.copy())
 
     def compute(self) -> dict[str, float]:
         """Metrics of the batches seen so far; ``loss`` always, the extras when asked for."""
@@ -140,6 +195,12 @@ class MetricAccumulator:
             out[f"top{self.k}"] = self.topk / rows
         if "f1" in self.names:
             out["f1"] = macro_f1(self.cm) if self.cm is not None else 0.0
+        if self.scores:
+            scores, labels = np.concatenate(self.scores), np.concatenate(self.labels)
+            if "auc" in self.names:
+                out["auc"] = roc_auc(scores, labels)
+            if "pr_auc" in self.names:
+                out["pr_auc"] = average_precision(scores, labels)
         if "perplexity" in self.names:
             out["perplexity"] = perplexity(out["loss"])
         return out
@@ -153,6 +214,8 @@ class MetricAccumulator:
             "topk": self.topk,
             "cm": None if self.cm is None else self.cm.tolist(),
             "num_classes": self.num_classes,
+            "scores": np.concatenate(self.scores).tolist() if self.scores else [],
+            "labels": np.concatenate(self.labels).tolist() if self.labels else [],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -160,3 +223,6 @@ class MetricAccumulator:
         self.correct, self.topk = int(state["correct"]), int(state["topk"])
         self.cm = None if state["cm"] is None else np.asarray(state["cm"], dtype=np.int64)
         self.num_classes = int(state.get("num_classes", 0))
+        scores, labels = state.get("scores") or [], state.get("labels") or []
+        self.scores = [np.asarray(scores, dtype=np.float64)] if scores else []
+        self.labels = [np.asarray(labels, dtype=np.int64)] if labels else []

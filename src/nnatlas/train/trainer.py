@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,25 @@ Batches = TensorLoader | Iterable[Any] | tuple[torch.Tensor, ...]
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and what to try."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after a step; ``checkpoint`` (when the run has a folder) holds
+    everything a resume needs. A KeyboardInterrupt, so uncaught it ends a program as usual.
+
+    Attributes:
+        epoch: epochs completed; step: optimizer steps taken.
+        checkpoint: the last.pt just written, or ``None`` for a run kept in memory.
+        replayable: whether a resume continues with the very next batch (a TensorLoader)
+            rather than from the start of the interrupted epoch.
+    """
+
+    def __init__(
+        self, epoch: int, step: int, checkpoint: Path | None, replayable: bool = True
+    ) -> None:
+        super().__init__(f"training stopped by Ctrl-C after step {step} (epoch {epoch + 1})")
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
+        self.replayable = replayable
 
 
 def resolve_device(name: str) -> torch.device:
@@ -176,7 +196,10 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(
-        self, train: Batches, val: Batches | None = None, resume: str | Path | None = None
+        self,
+        train: Batches,
+        val: Batches | None = None,
+        resume: str | Path | dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Train for ``config.epochs`` epochs (or until early stopping) and return the history.
 
@@ -184,9 +207,10 @@ class Trainer:
             train: training batches: a tuple of tensors such as ``(x, y)`` (fast path), a
                 TensorLoader, or any re-iterable of batches such as a ``DataLoader``.
             val: validation batches, same forms; ``None`` monitors the training metrics.
-            resume: a checkpoint (last.pt) to continue from. With a TensorLoader (or tensors)
-                a mid-epoch checkpoint continues with the very next batch; other iterables
-                get checkpoints at epoch ends only (their order cannot be replayed).
+            resume: a checkpoint (last.pt), or its loaded dict, to continue from. With a
+                TensorLoader (or tensors) a mid-epoch checkpoint continues with the very next
+                batch; other iterables get checkpoints at epoch ends only (their order cannot
+                be replayed).
 
         Returns:
             The history: one dict per epoch (``epoch``, ``step``, ``lr``, ``train_*``,
@@ -216,17 +240,19 @@ class Trainer:
             mode=cfg.monitor_mode,
         )
         if resume is not None:
-            self.load_training_state(
-                load_checkpoint(resume, map_location=self.device), train_loader
-            )
+            ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, self.device)
+            self.load_training_state(ckpt, train_loader)
         elif self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(self.run_dir / "config.json")
 
         for callback in self.callbacks:
             callback.on_fit_begin(self)
+        self._interrupted = False
+        previous_handler = self._catch_interrupts()
         try:
             while self.epoch < cfg.epochs and not self.stop_reason:
+                self._stop_if_interrupted(train_loader, between_epochs=True)
                 start = time.perf_counter()
                 for callback in self.callbacks:
                     callback.on_epoch_begin(self, self.epoch, len(train_loader))
@@ -262,6 +288,8 @@ class Trainer:
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, row)
         finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
             for callback in self.callbacks:
                 callback.on_fit_end(self)
 
@@ -282,6 +310,7 @@ class Trainer:
                 self.save_checkpoint("last.pt", loader)
             for callback in self.callbacks:
                 callback.on_step_end(self, loss)
+            self._stop_if_interrupted(loader)
         metrics = self.train_metrics.compute()
         self.train_metrics.reset()
         return metrics
@@ -342,6 +371,31 @@ class Trainer:
         return torch.softmax(self.infer(x), dim=-1)
 
     # -- helpers the loop calls ------------------------------------------------------------------
+    def _catch_interrupts(self) -> Any:
+        """Make Ctrl-C ask the loop to stop after the current step (see
+        :meth:`_stop_if_interrupted`); a second Ctrl-C interrupts at once. Returns the previous
+        SIGINT handler, or ``None`` off the main thread (where signals cannot be caught)."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self._interrupted = True
+            signal.signal(signal.SIGINT, previous)  # the next Ctrl-C is a plain interrupt
+
+        signal.signal(signal.SIGINT, request_stop)
+        return previous
+
+    def _stop_if_interrupted(self, loader: Any, between_epochs: bool = False) -> None:
+        """After a Ctrl-C: write last.pt (the step is complete) and raise TrainingInterrupted."""
+        if not getattr(self, "_interrupted", False):
+            return
+        path = self.save_checkpoint("last.pt", loader)
+        replayable = between_epochs or isinstance(loader, TensorLoader)
+        raise TrainingInterrupted(self.epoch, self.step, path, replayable)
+
     def check_finite(self, loss: float) -> None:
         """Stop with a useful message when the loss is NaN or infinite."""
         if math.isfinite(loss):

@@ -231,6 +231,7 @@ def make_image_loader(reader: Reader) -> Callable[..., Any]:
         raw = reader(spec, root, SPLITS, **options)
         return build_splits(spec.name, raw, val_fraction, seed, test_fraction)
 
+    loader.reader = reader  # type: ignore[attr-defined]  # DatasetSpec.takes reads its options
     return loader
 
 

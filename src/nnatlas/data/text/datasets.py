@@ -100,15 +100,18 @@ def _user_file(spec: DatasetSpec, root: Path | None, file: Path) -> Path:
 def _text_file_spec(path: str) -> DatasetSpec:
     file = Path(path).expanduser()
 
-    def load(spec: DatasetSpec, root: Path | None, errors: str = "strict") -> str:
+    def load(
+        spec: DatasetSpec, root: Path | None, encoding: str = "utf-8", errors: str = "strict"
+    ) -> str:
         target = _user_file(spec, root, file)
-        text = read_text(target, errors=errors)
+        text = read_text(target, encoding=encoding, errors=errors)
         if not text.strip():
             raise DatasetError(f"{target}: the file is empty; a corpus needs some text")
         return text
 
     return DatasetSpec(
-        name=f"text:{path}", kind="text", argument=path, description="any UTF-8 text file",
+        name=f"text:{path}", kind="text", argument=path,
+        description="any text file (UTF-8 unless --encoding says otherwise)",
         task="language_modeling",
         sources=[system_source(file.absolute().parent)], files=(file.name,), loader=load,
     )  # fmt: skip
@@ -248,16 +251,25 @@ def _csv_spec(path: str) -> DatasetSpec:
     file = Path(path).expanduser()
 
     def load(
-        spec: DatasetSpec, root: Path | None, errors: str = "strict", **options: Any
+        spec: DatasetSpec,
+        root: Path | None,
+        text_column: str = "text",
+        label_column: str = "label",
+        classes: list[str] | None = None,
+        delimiter: str | None = None,
+        encoding: str = "utf-8",
+        errors: str = "strict",
     ) -> RawTextClassification:
         target = _user_file(spec, root, file)
-        texts, classes = read_labeled_csv(target, errors=errors, **options)
+        texts, classes = read_labeled_csv(
+            target, text_column, label_column, classes, delimiter, encoding, errors
+        )
         return RawTextClassification(spec.name, classes, texts, source=str(target))
 
     return DatasetSpec(
         name=f"csv:{path}", kind="text", argument=path, loader=load, task="text_classification",
         sources=[system_source(file.absolute().parent)], files=(file.name,),
-        description="a CSV/TSV with a header; options text_column=, label_column=",
+        description="a CSV/TSV with a header; --text-column, --label-column, --encoding",
     )  # fmt: skip
 
 
@@ -352,10 +364,11 @@ def _pairs_spec(path: str) -> DatasetSpec:
         seed: int = 0,
         src_column: int = 0,
         tgt_column: int = 1,
+        encoding: str = "utf-8",
         errors: str = "strict",
     ) -> PairSplits:
         target = _user_file(spec, root, file)
-        pairs = read_pairs(target, src_column, tgt_column, errors=errors)
+        pairs = read_pairs(target, src_column, tgt_column, encoding=encoding, errors=errors)
         train, val, test = _split_pairs(pairs, val_fraction, test_fraction, seed)
         return PairSplits(spec.name, train, val, test, "src", "tgt", source=str(target))
 

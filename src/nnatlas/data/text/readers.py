@@ -131,8 +131,9 @@ def decode_text(
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         raise DatasetError(
             f"{path}, line {line}, column {column}: not valid {encoding} (byte "
-            f"0x{data[err.start]:02x}). Convert the file to {encoding}, pass the right "
-            "encoding (e.g. encoding='latin-1'), or errors='replace' to replace bad bytes"
+            f"0x{data[err.start]:02x}). Give the file's encoding (--encoding latin-1, or "
+            "encoding='latin-1' in Python), convert the file to UTF-8, or pass "
+            "errors='replace' to replace bad bytes"
         ) from None
     return text[1:] if text.startswith("\ufeff") else text  # a BOM is not text
 
@@ -288,7 +289,8 @@ def read_labeled_csv(
     if missing:
         raise DatasetError(
             f"{path}: no column named {', '.join(map(repr, missing))}; the header has "
-            f"{header}. Pass text_column=... and label_column=..."
+            f"{header}. Name the columns with --text-column and --label-column "
+            "(text_column=, label_column= in Python)"
         )
     ti, li = header.index(text_column), header.index(label_column)
     rows: list[tuple[str, str, int]] = []
@@ -337,7 +339,11 @@ def read_parallel(src_path: str | Path, tgt_path: str | Path, errors: str = "str
 
 
 def read_pairs(
-    path: str | Path, src_column: int = 0, tgt_column: int = 1, errors: str = "strict"
+    path: str | Path,
+    src_column: int = 0,
+    tgt_column: int = 1,
+    encoding: str = "utf-8",
+    errors: str = "strict",
 ) -> list[Pair]:
     """Tab-separated sentence pairs (Tatoeba / Anki ``fra.txt``); extra columns are ignored.
 
@@ -346,7 +352,7 @@ def read_pairs(
     path = Path(path)
     pairs: list[Pair] = []
     need = max(src_column, tgt_column) + 1
-    for lineno, line in enumerate(read_lines(path, errors=errors), 1):
+    for lineno, line in enumerate(read_lines(path, encoding, errors), 1):
         if not line.strip():
             continue
         fields = line.split("\t")
