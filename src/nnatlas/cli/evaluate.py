@@ -93,7 +93,7 @@ def evaluate(
         + ((w.get("text", ""),) if texts else ())
         for w in details.wrong
     ]
-    title = f"most confidently wrong (see one: nnatlas predict {run} EXAMPLE)"
+    title = "most confidently wrong (nnatlas predict RUN EXAMPLE shows one)"
     console.print(_table(columns, wrong, title=title))
     folder = (loaded.dir or loaded.checkpoint.parent) / _report_folder(data, split)
     for path in details.save(folder):

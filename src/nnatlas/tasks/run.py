@@ -97,8 +97,12 @@ def task_for(data: str) -> Task:
 
 
 def default_run_name(model: str, data: str, engine: str, seed: int) -> str:
-    """``MODEL-DATA-ENGINE-sSEED``, with a path-like dataset name made folder-safe."""
-    safe_data = data.replace(":", "_").replace("/", "_")
+    """``MODEL-DATA-ENGINE-sSEED``; a file or folder dataset is named by its prefix and the
+    file's stem (``csv:/data/reviews.csv`` -> ``csv-reviews``)."""
+    prefix, sep, argument = data.partition(":")
+    if sep and ("/" in argument or "." in argument):
+        data = f"{prefix}-{Path(argument).stem or Path(argument).name}"
+    safe_data = data.replace(":", "-").replace("/", "_").replace(" ", "_")
     return f"{model}-{safe_data}-{engine}-s{seed}"
 
 
