@@ -22,7 +22,7 @@ def train(tmp_path, *args: str):
 
 def test_train_twice_prints_identical_numbers_and_writes_the_run(tmp_path):
     first = train(tmp_path, "mlp", "--run-name", "a")
-    second = train(tmp_path, "mlp", "--run-name", "a")
+    second = train(tmp_path, "mlp", "--run-name", "a", "--overwrite")
     assert first.exit_code == 0, first.output
     assert first.stdout == second.stdout
     assert "epoch 3/3" in first.stdout and "val_accuracy" in first.stdout

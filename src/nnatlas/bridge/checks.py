@@ -97,7 +97,7 @@ def _load_check_modules() -> None:
     from pathlib import Path
 
     # The folder, not the package: importing nnatlas.bridge here would close the circle
-    # bridge -> parity -> registry -> bridge.
+    # bridge -> parity -> checks -> bridge.
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name.startswith("checks_"):
             importlib.import_module(f"nnatlas.bridge.{info.name}")

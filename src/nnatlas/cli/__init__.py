@@ -17,6 +17,14 @@ def _register() -> None:
     from nnatlas.cli import commands  # noqa: F401
 
 
+def _format_warning(message: Warning | str, category: type[Warning], *args: object) -> str:
+    # A warning is for the person at the terminal: what happened, not where in the code.
+    return f"warning: {message}\n"
+
+
 def main() -> None:
+    import warnings
+
+    warnings.formatwarning = _format_warning  # type: ignore[assignment]
     _register()
     app()

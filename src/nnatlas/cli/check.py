@@ -44,7 +44,9 @@ def check(
     try:
         checks = select_checks(name)
     except UnknownCheckError as err:
-        typer.echo(f"nnatlas check: {err}", err=True)
+        from nnatlas.cli.errors import print_error
+
+        print_error("error", err)
         raise typer.Exit(2) from None
     results = run_checks(checks)
     failed = [r for r in results if not r.passed]

@@ -26,7 +26,10 @@ def print_error(prefix: str, err: BaseException) -> None:
     from rich.markup import escape
 
     # escape/emoji=False: "val:x" would otherwise print as an emoji, "[0, 9]" could be markup.
-    Console().print(f"[red]{prefix}:[/red] {escape(str(err))}", highlight=False, emoji=False)
+    # On stderr, as errors go: stdout keeps only the results a script may read.
+    Console(stderr=True).print(
+        f"[red]{prefix}:[/red] {escape(str(err))}", highlight=False, emoji=False
+    )
 
 
 @contextmanager

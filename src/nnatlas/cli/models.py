@@ -53,8 +53,11 @@ def _build(name: str, shape: tuple[int, ...], **kwargs: object) -> torch.nn.Modu
 
 
 def _fail(message: str) -> NoReturn:
-    """Print ``Error: message`` to stderr and exit with status 2 (bad name, option or input)."""
-    typer.echo(f"Error: {message}", err=True)
+    """Print ``error: message`` and exit with status 2 (bad name, option or input), as every
+    command does."""
+    from nnatlas.cli.errors import print_error
+
+    print_error("error", Exception(message))
     raise typer.Exit(2) from None
 
 

@@ -91,6 +91,12 @@ def train(
         "--resume",
         help="continue --run-name from its last.pt; with --epochs N, extend it to N epochs",
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="replace the run in the folder (otherwise a named folder that holds a run is "
+        "refused and a default name moves on to NAME-2)",
+    ),
     **options: Any,
 ) -> None:
     """Train a model on a dataset, writing a run folder: runs/MODEL-DATA-ENGINE-sSEED.
@@ -129,6 +135,7 @@ def train(
                     val_fraction=val_fraction,
                     root=data_root,
                     callbacks=[RunHeader(runs_dir)],
+                    overwrite=overwrite,
                     **reading,
                     **options,
                 )

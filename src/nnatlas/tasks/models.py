@@ -9,7 +9,6 @@ twin with the bridge, so both engines start from the same initial weights.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from nnatlas.tasks.base import Task, TaskError
@@ -82,9 +81,8 @@ def build_model(name: str, engine: str, kwargs: dict[str, Any], seed: int = 0) -
         twin = scratch_twin(model)
     except TypeError as err:  # e.g. an option the twin does not have (dropout in an LM)
         raise TaskError(f"model {name!r} with these options has no NumPy twin: {err}") from err
-    module, _, cls = entry.scratch_twin.partition(":")
-    expected = getattr(importlib.import_module(module), cls)
-    if not isinstance(twin, expected):  # the registry and the bridge must tell the same story
+    built = f"{type(twin).__module__}:{type(twin).__qualname__}"
+    if built != entry.scratch_twin:  # the registry and the bridge must tell the same story
         raise RuntimeError(
             f"the registry names {entry.scratch_twin} as {name}'s twin, the bridge built "
             f"{type(twin).__name__}"

@@ -117,11 +117,13 @@ def plot_confusion(report: ClassificationReport, path: Path) -> Path:
     ax.set_title(f"{report.dataset}, {report.split} split")
     fig.colorbar(image, ax=ax, label="share of the true class")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)  # atomic: never a half-written picture
+    from nnatlas.files import atomic_target
+
+    try:
+        with atomic_target(path, suffix=".tmp.png") as tmp:  # never a half-written picture
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from nnatlas.files import FolderLock
 from nnatlas.tasks.base import DataOptions, Prepared, Task, TaskError, get_task
+from nnatlas.tasks.folders import choose_folder, clear_run, fingerprint
 from nnatlas.tasks.models import build_model, model_entry, model_kwargs
 from nnatlas.tasks.presets import preset_for, resolve_config
 
@@ -114,6 +116,7 @@ def _run_extra(
     extra = {"task": task.name, "data": options.to_dict(), "record": record}
     if prepared is not None:
         extra.update(sizes=dict(prepared.sizes), notes=list(prepared.notes))
+        extra["fingerprint"] = fingerprint(prepared)  # resume checks the data is the same
     return extra
 
 
@@ -154,6 +157,7 @@ def train(
     limit: int | None = None,
     model_options: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
+    overwrite: bool = False,
     **options: Any,
 ) -> Run:
     """Train the zoo model ``model`` on the catalog dataset ``data``, then test it.
@@ -175,6 +179,8 @@ def train(
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
         callbacks: extra :class:`~nnatlas.train.Callback` objects.
+        overwrite: replace a run already in the folder. Without it a named folder that holds
+            a run is refused, and a default name moves on to ``NAME-2``, ``NAME-3`` ...
         **options: any :class:`~nnatlas.train.TrainConfig` field (``epochs=3``, ``lr=1e-3``);
             left out, it takes the dataset's preset, then the field's default.
 
@@ -198,19 +204,40 @@ def train(
         **reading,
     )
     task.check_options(dataset)
+    named = run_dir is not None or run_name is not None
     folder = Path(run_dir) if run_dir is not None else None
     if folder is None:
         folder = Path(runs_dir) / (run_name or default_run_name(name, data, engine, config.seed))
-    prepared = task.load(dataset, entry)
+    folder, moved = choose_folder(folder, named, overwrite)
+    with FolderLock(folder):  # one training per folder; a second one is refused, naming us
+        choose_folder(folder, True, overwrite)  # nobody filled it while we waited for the lock
+        prepared = task.load(dataset, entry)
+        _check_trainable(prepared, data)
+        if moved:
+            prepared.notes.insert(0, moved)
+        if overwrite:
+            clear_run(folder)
+        if prepared.facts.get("num_classes") == 2 and options.get("metrics") is None:
+            # Two classes: add the threshold-free metrics people report for them.
+            config.metrics = ",".join(dict.fromkeys([*config.metric_names, "auc", "pr_auc"]))
+        kwargs = model_kwargs(entry, prepared.facts, model_options)
+        net = build_model(name, config.engine, kwargs, seed=config.seed)
+        run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
+        return _fit_and_test(run, prepared, start, resume=None)
+
+
+def _check_trainable(prepared: Prepared, data: str) -> None:
+    """Refuse data a model cannot learn anything meaningful from (and would score 0 or 1 on)."""
+    classes = prepared.facts.get("num_classes")
+    if classes is not None and classes < 2:
+        names = ", ".join(map(str, prepared.record.get("classes", [])))
+        raise TaskError(
+            f"{data}: one class only ({names}); a classifier needs examples of two or more"
+        )
+    if len(prepared.train[0]) == 0:
+        raise TaskError(f"{data}: the training split is empty; there is nothing to learn from")
     if len(prepared.test[0]) == 0:
         raise TaskError(f"{data}: the test split is empty; there would be nothing to test on")
-    if prepared.facts.get("num_classes") == 2 and options.get("metrics") is None:
-        # Two classes: add the threshold-free metrics people report for them.
-        config.metrics = ",".join(dict.fromkeys([*config.metric_names, "auc", "pr_auc"]))
-    kwargs = model_kwargs(entry, prepared.facts, model_options)
-    net = build_model(name, config.engine, kwargs, seed=config.seed)
-    run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
-    return _fit_and_test(run, prepared, start, resume=None)
 
 
 def resume(
@@ -260,13 +287,27 @@ def resume(
         ckpt["best"]["stop_reason"] = ""  # more epochs were asked for: early stopping resets
         ckpt["best"]["wait"] = 0
     info = ckpt["model_info"]
-    prepared = task.load(options, model_entry(info["name"], task))
-    net = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
-    run = _new_run(
-        task, options, prepared, info["name"], info["kwargs"], net, config, folder, callbacks,
-        record=record,
-    )  # fmt: skip
-    return _fit_and_test(run, prepared, start, resume=ckpt)
+    with FolderLock(folder):
+        prepared = task.load(options, model_entry(info["name"], task))
+        _check_same_data(ckpt, prepared, folder)
+        net = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
+        run = _new_run(
+            task, options, prepared, info["name"], info["kwargs"], net, config, folder, callbacks,
+            record=record,
+        )  # fmt: skip
+        return _fit_and_test(run, prepared, start, resume=ckpt)
+
+
+def _check_same_data(ckpt: dict[str, Any], prepared: Prepared, folder: Path) -> None:
+    """Refuse to resume on data that changed since the run started (files edited, added)."""
+    saved = (ckpt.get("extra") or {}).get("fingerprint")
+    now = fingerprint(prepared)
+    if saved is not None and saved != now:
+        raise TaskError(
+            f"{folder}: the data changed since this run started (fingerprint {saved} then, "
+            f"{now} now): resuming would train on other data. Start a new run (--run-name, "
+            "or --overwrite to replace this one)"
+        )
 
 
 def _new_run(
@@ -358,7 +399,8 @@ def load_run(path: str | Path, device: str = "auto", root: str | None = None) ->
         root: where the run's dataset is now, when not where the run recorded it (another
             machine); used by ``evaluate`` and by ``predict`` on ``SPLIT:INDEX``.
     """
-    from nnatlas.train import TrainConfig, create_trainer, load_checkpoint
+    from nnatlas.train import CheckpointError, TrainConfig, create_trainer, load_checkpoint
+    from nnatlas.train.checkpoint import non_finite_values
 
     file = resolve_checkpoint(path)
     ckpt = load_checkpoint(file)
@@ -374,6 +416,13 @@ def load_run(path: str | Path, device: str = "auto", root: str | None = None) ->
     trainer = create_trainer(
         model, config, model_info=info, extra=ckpt["extra"], step=task.step(config)
     )
+    bad = non_finite_values(ckpt["model"])
+    if bad:
+        raise CheckpointError(
+            f"{file}: the weights hold {bad:,} NaN or infinite values (the training diverged): "
+            "its predictions would mean nothing. Train again with a lower --lr, --grad-clip "
+            "or --warmup-epochs"
+        )
     trainer.load_model_state(ckpt["model"], source=str(file))
     trainer.history = list(ckpt.get("history") or [])
     folder = file.parent if file.parent.joinpath("config.json").is_file() else None

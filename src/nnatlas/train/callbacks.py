@@ -127,16 +127,21 @@ class HistoryWriter(Callback):
 
 
 def write_history(history: list[dict[str, Any]], run_dir: Path) -> None:
-    """history.json (a list of rows) and history.csv (columns = union of the rows' keys)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    """history.json (a list of rows) and history.csv (columns = union of the rows' keys),
+    each written atomically."""
+    import io
+
+    from nnatlas.files import write_text_atomic
+
+    write_text_atomic(run_dir / "history.json", json.dumps(history, indent=1) + "\n")
     columns: list[str] = []
     for row in history:
         columns += [key for key in row if key not in columns]
-    with open(run_dir / "history.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(history)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(run_dir / "history.csv", buffer.getvalue())
 
 
 class CurvePlotter(Callback):
@@ -173,9 +178,13 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from nnatlas.files import atomic_target
+
+    try:
+        with atomic_target(path, suffix=".tmp.png") as tmp:  # savefig picks the format by suffix
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

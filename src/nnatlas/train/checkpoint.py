@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from nnatlas.scratch import init as scratch_init
 
 FORMAT = "nnatlas-checkpoint"
 VERSION = 1
+REQUIRED = ("engine", "model_info", "config", "model")  # what rebuilding the model needs
 
 
 class CheckpointError(NnatlasError, ValueError):
@@ -32,21 +32,22 @@ class CheckpointError(NnatlasError, ValueError):
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
-    """``torch.save`` to ``path`` through a temp file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())  # the bytes reach the disk before the name points at them
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` to ``path`` through a temp file and an atomic rename.
+
+    Raises:
+        nnatlas.files.WriteError: the disk is full or the folder is not writable.
+    """
+    import io
+
+    from nnatlas.files import atomic_target
+
+    # Serialized in memory first: torch reports a failed file write as a RuntimeError
+    # ("iostream error"), a plain write reports it as the OSError it is (disk full ...).
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -73,12 +74,27 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{path}: this is a PyTorch file but not an nnatlas checkpoint (no format={FORMAT!r} "
             "entry). Point to last.pt or best.pt inside a run folder made by `nnatlas train`."
         )
+    missing = [key for key in REQUIRED if key not in ckpt]
+    if missing:
+        raise CheckpointError(
+            f"{path}: an nnatlas checkpoint without {', '.join(missing)} (damaged, or edited "
+            "by hand); use another last.pt/best.pt or train again"
+        )
     if ckpt.get("version", 0) > VERSION:
         raise CheckpointError(
             f"{path}: checkpoint version {ckpt['version']} is newer than this nnatlas ({VERSION}); "
             "upgrade nnatlas"
         )
     return ckpt
+
+
+def non_finite_values(state: dict[str, Any]) -> int:
+    """How many NaN or infinite numbers the floating-point tensors of ``state`` hold."""
+    return sum(
+        int((~torch.isfinite(v)).sum())
+        for v in state.values()
+        if isinstance(v, torch.Tensor) and v.is_floating_point()
+    )
 
 
 def check_state_matches(

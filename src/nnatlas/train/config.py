@@ -7,6 +7,7 @@ config as ``config.json`` into its folder (minGPT's ``setup_logging`` habit).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,27 @@ EXTRA_METRICS = ("accuracy", "top5", "f1", "auc", "pr_auc", "perplexity")
 
 class ConfigError(NnatlasError, ValueError):
     """An option value a training run cannot take (the message names the option)."""
+
+
+# Allowed ranges: name -> (low, high or None, low included). 0 means "off" where a help says so.
+BOUNDS: dict[str, tuple[float, float | None, bool]] = {
+    "epochs": (1, None, True),
+    "batch_size": (1, None, True),
+    "eval_batch_size": (0, None, True),
+    "lr": (0.0, None, False),
+    "momentum": (0.0, 1.0, True),
+    "weight_decay": (0.0, None, True),
+    "warmup_epochs": (0.0, None, True),
+    "step_size": (1, None, True),
+    "gamma": (0.0, None, False),
+    "plateau_patience": (0, None, True),
+    "grad_clip": (0.0, None, True),
+    "label_smoothing": (0.0, 1.0, True),
+    "patience": (0, None, True),
+    "seed": (0, 2**63 - 1, True),  # torch's generators take 64-bit seeds
+    "threads": (0, None, True),
+    "checkpoint_every": (0, None, True),
+}
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -78,14 +100,17 @@ class TrainConfig:
                     f"TrainConfig.{f.name}: {getattr(self, f.name)!r} is not one of "
                     f"{', '.join(choices)}"
                 )
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
-        for name, value in positive.items():
-            if not value > 0:
-                raise ConfigError(f"TrainConfig.{name} must be > 0, got {value}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(
-                f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+        for name, (low, high, closed_low) in BOUNDS.items():
+            value = getattr(self, name)
+            flag = "--" + name.replace("_", "-")
+            wanted = (f"at least {low}" if closed_low else f"above {low}") + (
+                f" and below {high}" if high is not None else ""
             )
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{flag} must be a number {wanted}, got {value!r}")
+            ok = math.isfinite(value) and (value >= low if closed_low else value > low)
+            if not ok or (high is not None and value >= high):
+                raise ConfigError(f"{flag} must be {wanted}, got {value}")
         unknown = [m for m in self.metric_names if m not in EXTRA_METRICS]
         if unknown:
             raise ConfigError(

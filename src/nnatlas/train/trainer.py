@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from nnatlas.files import FolderLock
 from nnatlas.threads import configure_threads
 from nnatlas.train.callbacks import (
     Callback,
@@ -62,6 +63,13 @@ from nnatlas.train.steps import ClassificationStep, Metrics, Step, StepOutput, f
 
 # Tensors of one split (cut into batches here), a TensorLoader, or any re-iterable of batches.
 Batches = TensorLoader | Iterable[Any] | tuple[torch.Tensor, ...]
+
+
+EXPLOSION = 1e3  # a loss this many times the first one (and above it) has blown up
+
+
+class TrainingWarning(UserWarning):
+    """Training goes on but something is wrong (an exploding loss, a NaN validation metric)."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -190,6 +198,8 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.stop_reason = ""
         self.last_finite_loss: float | None = None
+        self.first_loss: float | None = None  # of this process's first step, for explosions
+        self.warned_explosion = False
         self.train_metrics = self.step_fn.metrics(self._train_metric_names())
         self.optimizer: Any = None
         self.scheduler: LRScheduler | None = None
@@ -216,6 +226,14 @@ class Trainer:
             The history: one dict per epoch (``epoch``, ``step``, ``lr``, ``train_*``,
             ``val_*``, ``time_s``).
         """
+        if self.run_dir is None:
+            return self._fit(train, val, resume)
+        with FolderLock(self.run_dir):  # one training per folder (re-entrant in one process)
+            return self._fit(train, val, resume)
+
+    def _fit(
+        self, train: Batches, val: Batches | None, resume: str | Path | dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
         cfg = self.config
         seed_everything(cfg.seed)
         train_loader = self.as_batches(train, shuffle=True)
@@ -271,6 +289,13 @@ class Trainer:
                         f"{', '.join(k for k in row if k.startswith(('train_', 'val_')))}"
                     )
 
+                if not math.isfinite(row[self.monitor]):
+                    warnings.warn(
+                        f"{self.monitor} is {row[self.monitor]} at epoch {self.epoch}: this epoch "
+                        "cannot be the best one (are the model's outputs overflowing?)",
+                        TrainingWarning,
+                        stacklevel=2,
+                    )
                 self.scheduler.epoch_end(row[self.monitor])
                 if self.is_improvement(row[self.monitor]):
                     self.best_value, self.best_epoch = row[self.monitor], self.epoch
@@ -295,6 +320,12 @@ class Trainer:
 
         if cfg.restore_best and self.best_state is not None:
             self.load_model_state(self.best_state)
+        elif cfg.restore_best and self.history:
+            warnings.warn(
+                f"no epoch had a finite {self.monitor}: keeping the last epoch's weights",
+                TrainingWarning,
+                stacklevel=2,
+            )
         return self.history
 
     def train_epoch(self, loader: TensorLoader | Iterable) -> dict[str, float]:
@@ -397,8 +428,21 @@ class Trainer:
         raise TrainingInterrupted(self.epoch, self.step, path, replayable)
 
     def check_finite(self, loss: float) -> None:
-        """Stop with a useful message when the loss is NaN or infinite."""
+        """Stop with a useful message when the loss is NaN or infinite; warn once when it
+        explodes while staying finite (a learning rate far too high)."""
         if math.isfinite(loss):
+            if self.first_loss is None:
+                self.first_loss = loss
+            elif not self.warned_explosion and loss > EXPLOSION * max(self.first_loss, 1.0):
+                self.warned_explosion = True
+                warnings.warn(
+                    f"the training loss exploded from {self.first_loss:.4g} to {loss:.4g} at "
+                    f"step {self.step + 1}: the learning rate ({self.config.lr:g}) is probably "
+                    "far too high; the run will learn little (lower --lr, add --warmup-epochs "
+                    "or --grad-clip)",
+                    TrainingWarning,
+                    stacklevel=2,
+                )
             self.last_finite_loss = loss
             return
         last = "none yet" if self.last_finite_loss is None else f"{self.last_finite_loss:.4f}"
@@ -410,7 +454,10 @@ class Trainer:
         )
 
     def is_improvement(self, value: float) -> bool:
-        """Whether ``value`` of the monitored metric beats the best so far (the first one does)."""
+        """Whether ``value`` of the monitored metric beats the best so far (the first finite
+        one does; NaN never does, so restore-best never hands back a diverged epoch)."""
+        if not math.isfinite(value):
+            return False
         if self.best_value is None:
             return True
         if self.config.monitor_mode == "min":
