@@ -84,6 +84,16 @@ class DataOptions:
     def __post_init__(self) -> None:
         import codecs
 
+        for name in ("image_size", "channels", "limit"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TaskError(f"{OPTION_FLAGS[name]} must be a whole number, got {value!r}")
+        for name in ("text_column", "label_column", "encoding"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TaskError(f"{OPTION_FLAGS[name]} must be text, got {value!r}")
+        if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)):
+            raise TaskError(f"--val-fraction must be a number, got {self.val_fraction!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise TaskError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         if self.image_size is not None and not 4 <= self.image_size <= 4096:

@@ -93,6 +93,22 @@ class TrainConfig:
     quiet: bool = _opt(False, "no progress bar and no per-epoch lines")
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # the right kind of value first: a config file may hold anything
+            value, kind = getattr(self, f.name), str(f.type)
+            flag = "--" + f.name.replace("_", "-")
+            if kind == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"{flag} must be true or false, got {value!r}")
+            if kind == "str" and not isinstance(value, str):
+                raise ConfigError(f"{flag} must be text, got {value!r}")
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{flag} must be a whole number, got {value!r}")
+            if kind == "float":
+                try:
+                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+                        raise TypeError
+                    setattr(self, f.name, float(value))
+                except (TypeError, OverflowError):
+                    raise ConfigError(f"{flag} must be a number, got {value!r}") from None
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
@@ -108,7 +124,8 @@ class TrainConfig:
             )
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{flag} must be a number {wanted}, got {value!r}")
-            ok = math.isfinite(value) and (value >= low if closed_low else value > low)
+            finite = isinstance(value, int) or math.isfinite(value)  # ints overflow isfinite
+            ok = finite and (value >= low if closed_low else value > low)
             if not ok or (high is not None and value >= high):
                 raise ConfigError(f"{flag} must be {wanted}, got {value}")
         unknown = [m for m in self.metric_names if m not in EXTRA_METRICS]
