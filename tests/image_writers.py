@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+# IDX type codes of the dtypes the tests write (big-endian, as the format stores them).
+IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
 
-def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
-    """IDX: 0 0 0x08 <ndim>, big-endian uint32 sizes, uint8 data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True, dtype=np.uint8) -> Path:
+    """IDX: 0 0 <type code> <ndim>, big-endian uint32 sizes, data (uint8, ``>f4`` or ``>f8``)."""
+    array = np.ascontiguousarray(array, dtype=np.dtype(dtype))
+    header = struct.pack(">BBBB", 0, 0, IDX_CODES[array.dtype], array.ndim) + struct.pack(
         f">{array.ndim}I", *array.shape
     )
     data = header + array.tobytes()
@@ -116,6 +119,22 @@ def write_image_folder(folder: Path, counts: dict[str, int], size=(24, 18), ext=
             pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / cls / f"{i}{ext}")
     return folder
+
+
+def write_gray16(path: Path, values: np.ndarray, mode: str = "I;16") -> Path:
+    """A 16-bit (``"I;16"``, ``"I;16B"``) or 32-bit integer (``"I"``) greyscale image.
+
+    ``values`` (H, W) are stored as they are (0..65535 for 16 bits); PNG holds ``I;16``, TIFF
+    holds all three modes.
+    """
+    from PIL import Image
+
+    dtype = {"I;16": "<u2", "I;16B": ">u2", "I": "<i4"}[mode]
+    pixels = np.ascontiguousarray(values, dtype=dtype)
+    height, width = pixels.shape
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.frombytes(mode, (width, height), pixels.tobytes()).save(path)
+    return path
 
 
 def write_opencv_sheet(path: Path) -> np.ndarray:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,18 +15,28 @@ import pytest
 from image_writers import write_mnist_like
 from nnatlas.data import DataNotFoundError, DatasetError, fetch
 from nnatlas.data.catalog import DatasetSpec, RemoteFile, cache_source, url_source
-from nnatlas.data.download import ChecksumError, DownloadError, download_url, safe_extract
+from nnatlas.data.download import (
+    ChecksumError,
+    DownloadError,
+    Limits,
+    download_url,
+    safe_extract,
+)
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
 
 class _Handler(BaseHTTPRequestHandler):
     """Serves ``server.files``; honours ``Range: bytes=N-`` unless the path starts /norange/;
-    under /cut/ it promises the whole file but hangs up halfway (a dropped connection)."""
+    under /cut/ it promises the whole file but hangs up halfway (a dropped connection); under
+    /trickle/ it sends 10 bytes every 0.05 s (200 bytes/s), as a choked server does."""
 
     def do_GET(self):  # noqa: N802 - http.server's name
         files, log = self.server.files, self.server.log
-        data = files.get(self.path.replace("/norange", "", 1).replace("/cut", "", 1))
+        path = self.path
+        for prefix in ("/norange", "/cut", "/trickle"):
+            path = path.removeprefix(prefix)
+        data = files.get(path)
         if data is None:
             self.send_error(404)
             return
@@ -46,6 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.path.startswith("/trickle/"):
+            try:
+                for i in range(0, len(body), 10):
+                    self.wfile.write(body[i : i + 10])
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                return
+            return
         self.wfile.write(body[: len(body) // 2] if self.path.startswith("/cut/") else body)
 
     def log_message(self, *args):  # keep pytest output clean
@@ -118,6 +137,55 @@ def test_http_error_names_url(server, tmp_path):
     with pytest.raises(DownloadError, match=r"/missing.bin: HTTP 404"):
         download_url(f"{server.base}/missing.bin", tmp_path / "m.bin")
     assert not (tmp_path / "m.bin").exists()
+
+
+def test_trickling_server_is_abandoned_as_stalled_and_resumed(server, tmp_path, monkeypatch):
+    server.files["/f.bin"] = PAYLOAD
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_MIN_RATE", "1000")  # bytes/s; the server gives ~200
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_STALL_SECONDS", "0.5")
+    url = f"{server.base}/trickle/f.bin"
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download_url(url, tmp_path / "f.bin", sha256(PAYLOAD), progress=False)
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert message.startswith(f"{url}: download stalled: ") and "bytes/s over the last" in message
+    assert (
+        "under the minimum of 1,000 bytes/s" in message and "NNATLAS_DOWNLOAD_MIN_RATE" in message
+    )
+    part = tmp_path / "f.bin.part"
+    got = part.stat().st_size
+    assert 0 < got < len(PAYLOAD)  # kept for the next attempt
+    dest = download_url(f"{server.base}/f.bin", tmp_path / "f.bin", sha256(PAYLOAD))
+    assert dest.read_bytes() == PAYLOAD and server.log[-1] == ("/f.bin", f"bytes={got}-")
+
+
+def test_download_deadline_names_url_and_rate(server, tmp_path, monkeypatch):
+    server.files["/f.bin"] = PAYLOAD
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_MIN_RATE", "0")  # rate check off: only the deadline
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_DEADLINE", "0.5")
+    url = f"{server.base}/trickle/f.bin"
+    start = time.monotonic()
+    with pytest.raises(
+        DownloadError, match=r"gave up after [\d.]+ s \(deadline 0.5 s, NNATLAS"
+    ) as err:
+        download_url(url, tmp_path / "f.bin", progress=True)
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert message.startswith(f"{url}: ") and " bytes/s; run again to resume" in message
+    assert (tmp_path / "f.bin.part").stat().st_size > 0
+
+
+def test_download_limits_from_env_refuse_nonsense(monkeypatch):
+    for name in ("MIN_RATE", "STALL_SECONDS", "DEADLINE"):
+        monkeypatch.delenv(f"NNATLAS_DOWNLOAD_{name}", raising=False)
+    assert Limits.from_env() == Limits(1024.0, 60.0, 3600.0)
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_STALL_SECONDS", "soon")
+    with pytest.raises(DatasetError, match=r"NNATLAS_DOWNLOAD_STALL_SECONDS='soon' is not a"):
+        Limits.from_env()
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_STALL_SECONDS", "-1")
+    with pytest.raises(DatasetError, match=r"'-1' is not a number of seconds >= 0"):
+        Limits.from_env()
 
 
 def test_catalog_downloads_and_extracts_archive(server, tmp_path, monkeypatch):
@@ -216,3 +284,26 @@ def test_not_an_archive(tmp_path):
     junk.write_bytes(b"not an archive at all")
     with pytest.raises(DatasetError, match="junk.tar.gz: not a zip or tar archive"):
         safe_extract(junk, tmp_path / "out")
+
+
+def test_corrupt_or_truncated_archives_name_the_archive(tmp_path):
+    # Archives without a published checksum (hymenoptera) reach extraction even when corrupt.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("d/a.bin", PAYLOAD)
+    data = bytearray(buffer.getvalue())
+    data[100:110] = b"\xff" * 10  # inside a.bin's compressed data: a CRC or deflate error
+    (tmp_path / "c.zip").write_bytes(bytes(data))
+    with pytest.raises(
+        DatasetError, match=r"c\.zip: cannot extract the archive \((BadZipFile|error)"
+    ):
+        safe_extract(tmp_path / "c.zip", tmp_path / "out")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+        info = tarfile.TarInfo("p/a.bin")
+        info.size = len(PAYLOAD)
+        tf.addfile(info, io.BytesIO(PAYLOAD))
+    cut = tmp_path / "t.tar.gz"
+    cut.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(DatasetError, match=r"t\.tar\.gz: cannot extract the archive \(EOFError"):
+        safe_extract(cut, tmp_path / "out")

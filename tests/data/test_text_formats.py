@@ -155,6 +155,53 @@ def test_csv_integer_labels_sort_numerically(tmp_path: Path, cache: Path) -> Non
     assert raw.train.labels == [2, 1, 0]
 
 
+def test_csv_fractional_label_is_refused_whole_floats_accepted(tmp_path: Path, cache: Path) -> None:
+    path = write(tmp_path / "scores.csv", "text,label\na,0\nb,1\nc,1.5\nd,0\n")
+    with pytest.raises(DatasetError, match=r"scores\.csv, line 4: label '1\.5' is not a whole"):
+        load(f"csv:{path}")
+    with pytest.raises(DatasetError, match=r"scores\.csv, line 4: label '1\.5' is not a whole"):
+        load(f"csv:{path}", classes=["0", "1"])
+    write(path, "text,label\na,0.0\nb,1.0\nc,1\nd,nan\n")
+    with pytest.raises(DatasetError, match=r"scores\.csv, line 5: label 'nan' is not a whole"):
+        load(f"csv:{path}")
+    write(path, "text,label\na,0.0\nb,1.0\nc,1\n")
+    raw = load(f"csv:{path}")
+    assert raw.classes == ["0", "1"] and raw.train.labels == [0, 1, 1]
+    assert load(f"csv:{path}", classes=["0", "1"]).train.labels == [0, 1, 1]
+    # Labels that are names (not all numbers) keep their spelling, 1.5 included.
+    write(path, "text,label\na,1.5 stars\nb,1.5\n")
+    assert load(f"csv:{path}").classes == ["1.5", "1.5 stars"]
+
+
+def test_csv_field_over_128_kib_loads(tmp_path: Path, cache: Path) -> None:
+    import csv
+
+    review = "a long, long review " * (300 * 1024 // 20)  # 300 KiB in one quoted field
+    path = write(tmp_path / "long.csv", f'text,label\n"{review}",pos\nshort,neg\n')
+    before = csv.field_size_limit()
+    raw = load(f"csv:{path}")
+    assert raw.train.texts[0] == review.strip() and len(review) == 300 * 1024
+    assert csv.field_size_limit() == before  # the process-wide limit is put back
+
+
+def test_csv_bad_quoting_and_delimiter_name_the_file(tmp_path: Path, cache: Path) -> None:
+    path = write(tmp_path / "q.csv", 'text,label\n"unterminated,pos\n')
+    with pytest.raises(DatasetError, match=r"q\.csv, line 2: 1 fields, expected 2"):
+        load(f"csv:{path}")  # the open quote swallows the rest of the file into one field
+    with pytest.raises(DatasetError, match=r"q\.csv: bad delimiter ';;'"):
+        load(f"csv:{path}", delimiter=";;")
+
+
+def test_unknown_encoding_and_truncated_utf16(tmp_path: Path, cache: Path) -> None:
+    path = write(tmp_path / "c.txt", "caf\u00e9\n".encode("utf-16-le") + b"\x00")
+    with pytest.raises(DatasetError, match=r"c\.txt: unknown encoding 'klingon'"):
+        load_text_corpus(f"text:{path}", encoding="klingon")
+    with pytest.raises(
+        DatasetError, match=r"c\.txt, line \d+, column \d+: not valid utf-16-le .*truncated data"
+    ):
+        load_text_corpus(f"text:{path}", encoding="utf-16-le")
+
+
 def test_multi30k_gz_and_plain(cache: Path) -> None:
     folder = cache / "multi30k"
     en = {

@@ -33,6 +33,7 @@ from nnatlas.data.images.augment import (
     to_grayscale,
     to_rgb,
 )
+from nnatlas.data.images.readers import open_image
 from nnatlas.data.images.splits import (
     ImageSplits,
     Split,
@@ -114,6 +115,7 @@ __all__ = [
     "load_image_dataset",
     "load_image_split",
     "load_tabular_dataset",
+    "open_image",
     "resize_for_backbone",
     "stratified_split",
     "to_grayscale",

@@ -38,6 +38,12 @@ Environment variables:
     NNATLAS_OFFLINE: when set, skip downloads.
     NNATLAS_DOWNLOAD_MIRROR: a base URL that replaces the folder part of every download URL
         (``MIRROR/<filename>``), for a local mirror or a test server.
+    NNATLAS_DOWNLOAD_MIN_RATE: bytes per second (default 1024); a download whose average rate
+        over the last NNATLAS_DOWNLOAD_STALL_SECONDS falls under it is abandoned as stalled.
+    NNATLAS_DOWNLOAD_STALL_SECONDS: the window of that average, in seconds (default 60).
+    NNATLAS_DOWNLOAD_DEADLINE: seconds one download attempt may take in all (default 3600).
+        For these three, 0 switches the check off; an abandoned download keeps its ``.part``
+        file and the next attempt resumes it (see :mod:`nnatlas.data.download`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ there (an interrupted download), the request asks for the rest with an HTTP ``Ra
 appends; a server that ignores ``Range`` (status 200) makes us start over. Only after the checksum
 matches is the ``.part`` renamed to its final name, so a half-written file never looks complete.
 
+A download that crawls is abandoned rather than left to run forever: the socket timeout only
+fires when *no* byte arrives, so a server trickling a byte every few seconds would never trip
+it. :func:`download_url` also gives up when the average rate over the last
+``NNATLAS_DOWNLOAD_STALL_SECONDS`` (default 60) falls under ``NNATLAS_DOWNLOAD_MIN_RATE`` bytes
+per second (default 1024), or when the whole attempt takes longer than
+``NNATLAS_DOWNLOAD_DEADLINE`` seconds (default 3600; 0 switches either check off). The ``.part``
+file is kept in both cases, so the next attempt resumes where this one stopped.
+
 Archives are extracted member by member after checking that each one stays inside the target
 folder: absolute paths, ``..`` components, symbolic/hard links and device files are refused
 (the "zip slip" / tarfile CVE-2007-4559 class of attacks).
@@ -15,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
+import zlib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +38,10 @@ from nnatlas.data.errors import DatasetError
 from nnatlas.errors import NnatlasError
 
 CHUNK = 1 << 16  # bytes per read; small enough for a smooth progress bar
+# Defaults of the environment variables that bound a download (see the module docstring).
+MIN_RATE = 1024.0  # bytes per second, averaged over STALL_SECONDS
+STALL_SECONDS = 60.0  # the window over which the rate is averaged
+DEADLINE = 3600.0  # seconds for one attempt; a later attempt resumes from the .part file
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,80 @@ def verify_checksum(path: str | Path, checksum: str | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Limits:
+    """When a download is abandoned (see the module docstring); 0 switches a check off.
+
+    Attributes:
+        min_rate: bytes per second, averaged over ``stall_seconds``.
+        stall_seconds: the averaging window, in seconds.
+        deadline: seconds for the whole attempt.
+    """
+
+    min_rate: float = MIN_RATE
+    stall_seconds: float = STALL_SECONDS
+    deadline: float = DEADLINE
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """The limits from ``NNATLAS_DOWNLOAD_{MIN_RATE,STALL_SECONDS,DEADLINE}`` or defaults."""
+        values = {}
+        for field, default in (
+            ("min_rate", MIN_RATE),
+            ("stall_seconds", STALL_SECONDS),
+            ("deadline", DEADLINE),
+        ):
+            name = f"NNATLAS_DOWNLOAD_{field.upper()}"
+            raw = os.environ.get(name, "").strip()
+            try:
+                values[field] = float(raw) if raw else default
+            except ValueError:
+                values[field] = -1.0
+            if not values[field] >= 0:  # also refuses nan
+                raise DatasetError(
+                    f"{name}={raw!r} is not a number of "
+                    f"{'bytes per second' if field == 'min_rate' else 'seconds'} >= 0 "
+                    "(0 switches the check off); fix or unset it"
+                )
+        return cls(**values)
+
+
+class _Watch:
+    """Checks a running download against :class:`Limits` after every read."""
+
+    def __init__(self, url: str, part: Path, limits: Limits) -> None:
+        self.url, self.part, self.limits = url, part, limits
+        self.start = time.monotonic()
+        self.samples: deque[tuple[float, int]] = deque([(self.start, 0)])  # (time, bytes)
+
+    def update(self, copied: int) -> None:
+        now = time.monotonic()
+        limits, elapsed = self.limits, now - self.start
+        if limits.deadline and elapsed > limits.deadline:
+            raise DownloadError(
+                f"{self.url}: gave up after {elapsed:.3g} s (deadline {limits.deadline:g} s, "
+                f"NNATLAS_DOWNLOAD_DEADLINE) with {copied:,} bytes received this attempt, "
+                f"{copied / elapsed:,.0f} bytes/s; run again to resume from {self.part}"
+            )
+        if not (limits.min_rate and limits.stall_seconds):
+            return
+        self.samples.append((now, copied))
+        # Keep one sample at or before the window's start: the rate is over the whole window.
+        while len(self.samples) > 1 and self.samples[1][0] <= now - limits.stall_seconds:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        if now - then >= limits.stall_seconds:
+            rate = (copied - before) / (now - then)
+            if rate < limits.min_rate:
+                raise DownloadError(
+                    f"{self.url}: download stalled: {rate:,.0f} bytes/s over the last "
+                    f"{now - then:.3g} s, under the minimum of {limits.min_rate:,.0f} bytes/s "
+                    f"(NNATLAS_DOWNLOAD_MIN_RATE, NNATLAS_DOWNLOAD_STALL_SECONDS); "
+                    f"{copied:,} bytes received this attempt. Run again to resume from "
+                    f"{self.part}, or try later or from a mirror (NNATLAS_DOWNLOAD_MIRROR)"
+                )
+
+
 def download_url(
     url: str,
     dest: str | Path,
@@ -90,6 +178,7 @@ def download_url(
     *,
     progress: bool = True,
     timeout: float = 30.0,
+    limits: Limits | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file.
 
@@ -98,7 +187,9 @@ def download_url(
         dest: final path of the file.
         checksum: ``"sha256:<hex>"`` or ``"md5:<hex>"``; verified before the rename.
         progress: show a rich progress bar.
-        timeout: seconds without data before giving up.
+        timeout: seconds without any data before giving up (one read).
+        limits: minimum rate and overall deadline; ``None``: :meth:`Limits.from_env`. They are
+            checked after each read, so a deadline can be overrun by up to ``timeout``.
 
     Returns:
         ``dest``.
@@ -106,9 +197,10 @@ def download_url(
     Raises:
         ChecksumError: the finished download does not match (the ``.part`` file is deleted,
             since resuming a wrong file can never fix it).
-        DownloadError: network failure or HTTP error, naming the URL (a ``.part`` file is
-            kept, so the next call resumes).
+        DownloadError: network failure, HTTP error, a stalled transfer or a passed deadline,
+            naming the URL (a ``.part`` file is kept, so the next call resumes).
     """
+    limits = Limits.from_env() if limits is None else limits
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
@@ -132,10 +224,15 @@ def download_url(
                 offset = 0  # the server ignored Range: start over
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length is not None else None
+            watch = _Watch(url, part, limits)
             with open(part, "ab" if offset else "wb") as out:
                 try:
-                    got = _copy_with_progress(response, out, offset, total, dest.name, progress)
-                except (http.client.HTTPException, TimeoutError) as err:
+                    got = _copy_with_progress(
+                        response, out, offset, total, dest.name, progress, watch
+                    )
+                except DownloadError:  # stalled or past the deadline: already explained
+                    raise
+                except (http.client.HTTPException, OSError) as err:  # timeout, reset, ...
                     # What arrived stays in the .part file: the next call resumes from there.
                     raise DownloadError(f"{url}: interrupted ({err!r})") from None
             # http.client returns a short read, not an error, when the server hangs up early.
@@ -153,28 +250,38 @@ def download_url(
     return dest
 
 
-def _copy_with_progress(src, out, done: int, total: int | None, label: str, show: bool) -> int:
-    """Copy ``src`` to ``out`` in chunks; returns the bytes copied."""
-    if not show:
-        start = out.tell()
-        shutil.copyfileobj(src, out, CHUNK)
-        return out.tell() - start
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+def _copy_with_progress(
+    src, out, done: int, total: int | None, label: str, show: bool, watch: _Watch
+) -> int:
+    """Copy ``src`` to ``out`` in chunks, checking ``watch`` after each; returns bytes copied."""
+    # read1 returns what one socket read gave: read(n) would wait for all n bytes, and a
+    # trickling server would then never give the watch a chance to run.
+    read = getattr(src, "read1", src.read)
+    bar = task = None
+    if show:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
+        columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        bar = Progress("[progress.description]{task.description}", *columns, transient=True)
         task = bar.add_task(label, total=total, completed=done)
-        copied = 0
-        while block := src.read(CHUNK):
+        bar.start()
+    copied = 0
+    try:
+        while block := read(CHUNK):
             out.write(block)
             copied += len(block)
-            bar.advance(task, len(block))
+            if bar is not None:
+                bar.advance(task, len(block))
+            watch.update(copied)
+    finally:
+        if bar is not None:
+            bar.stop()
     return copied
 
 
@@ -217,26 +324,42 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
 
     Raises:
         DatasetError: a member with an absolute path, ``..``, a link or a device file; or a file
-            that is not a readable zip/tar archive (the message names the archive).
+            that is not a readable zip/tar archive, or one that is truncated or corrupt (the
+            message names the archive).
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
     target = target.resolve()
-    written: list[Path] = []
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            for info in infos:  # check every member before writing any
-                _check_member(info.filename, archive, target)
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise DatasetError(f"{archive}: member {info.filename!r} is a symbolic link")
-            for info in infos:
-                written.append(Path(zf.extract(info, target)))
-        return written
+    try:
+        if zipfile.is_zipfile(archive):
+            return _extract_zip(archive, target)
+        return _extract_tar(archive, target)
+    # A truncated or corrupted archive fails mid-way with any of these (BadZipFile and TarError
+    # are not OSErrors; a cut gzip stream raises EOFError, bad deflate data zlib.error); OSError
+    # is a bad gzip header, or the disk.
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise DatasetError(
+            f"{archive}: cannot extract the archive ({type(err).__name__}: {err}); if it is "
+            "truncated or corrupt, delete it and download again"
+        ) from None
+
+
+def _extract_zip(archive: Path, target: Path) -> list[Path]:
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        for info in infos:  # check every member before writing any
+            _check_member(info.filename, archive, target)
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise DatasetError(f"{archive}: member {info.filename!r} is a symbolic link")
+        return [Path(zf.extract(info, target)) for info in infos]
+
+
+def _extract_tar(archive: Path, target: Path) -> list[Path]:
     try:
         tf = tarfile.open(archive)
     except (tarfile.TarError, OSError) as err:
         raise DatasetError(f"{archive}: not a zip or tar archive ({err})") from None
+    written: list[Path] = []
     with tf:
         members = tf.getmembers()
         for m in members:

@@ -26,6 +26,7 @@ from nnatlas.data.catalog import (
     url_source,
 )
 from nnatlas.data.images.readers import (
+    class_indices,
     list_image_folder,
     read_cifar_batch,
     read_cifar_meta,
@@ -89,7 +90,8 @@ def _idx_reader(classes: list[str]):
             images_entry, labels_entry = _idx_entries((split,))
             images_path = find_file(folder, images_entry)
             x = read_idx(images_path, expect_ndim=3)[:, None]  # (N, 28, 28) -> (N, 1, 28, 28)
-            y = read_idx(find_file(folder, labels_entry), expect_ndim=1).astype(np.int64)
+            labels_path = find_file(folder, labels_entry)
+            y = class_indices(read_idx(labels_path, expect_ndim=1), str(labels_path))
             if len(x) != len(y):
                 raise DatasetError(f"{images_path}: {len(x)} images but {len(y)} labels")
             splits[split] = (x, y)
@@ -269,7 +271,13 @@ def _medmnist_spec(flag: str) -> DatasetSpec:
             x, y = data[split]
             # (N, H, W) grayscale or (N, H, W, 3) colour -> (N, C, H, W)
             splits[split] = (x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2), y)
-        n = int(max(int(y.max()) for _, y in data.values() if len(y))) + 1
+        n = max((int(y.max()) + 1 for _, y in data.values() if len(y)), default=0)
+        total = sum(len(y) for _, y in data.values())
+        if names is None and n > total:  # a stray label would name millions of classes
+            raise DatasetError(
+                f"{folder / filename}: labels go up to {n - 1} but the file holds only {total} "
+                "examples; labels must be class indices 0..K-1"
+            )
         return RawImages(names or [str(i) for i in range(n)], splits, source=str(folder / filename))
 
     return DatasetSpec(
@@ -317,6 +325,9 @@ def _read_folder_tree(folder: Path, wanted: tuple[str, ...], size: int) -> RawIm
     With only ``train`` and ``val`` folders (hymenoptera), the ``val`` folder is the held-out
     *test* split and validation is carved from ``train``: tuning on the folder that reports
     the final score would overstate it.
+
+    Every split folder must have the same class folders as ``train``, each with at least one
+    image: an empty class folder (in any split) is refused, naming it.
     """
     subdirs = {d.name for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
     if "train" in subdirs:
@@ -327,12 +338,13 @@ def _read_folder_tree(folder: Path, wanted: tuple[str, ...], size: int) -> RawIm
         classes = listed["train"][2]
         for s, (_, _, cls) in listed.items():
             if cls != classes:
-                raise DatasetError(f"{present[s]}: classes {cls} differ from train's {classes}")
+                raise DatasetError(
+                    f"{present[s]}: classes {cls} differ from train's {classes}; every split "
+                    "folder needs the same class folders"
+                )
         splits = {s: (read_images(p, size), y) for s, (p, y, _) in listed.items() if s in wanted}
         return RawImages(classes, splits, source=str(folder))
-    paths, y, classes = list_image_folder(folder)
-    if not paths:
-        raise DatasetError(f"{folder}: no images found (extensions: .jpg, .png, ...)")
+    paths, y, classes = list_image_folder(folder)  # refuses a class folder without images
     return RawImages(classes, {"train": (read_images(paths, size), y)}, source=str(folder))
 
 

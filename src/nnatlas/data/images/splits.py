@@ -9,8 +9,10 @@ arrays for the official splits it has. :func:`build_splits` turns them into :cla
   unless the dataset ships an official validation split (MedMNIST, ``train/val/test``
   folders; a folder with only ``train/val`` uses ``val`` as its test split);
 * the same ``seed`` always gives the same split;
-* pixel values become float32 in [0, 1]; ``mean``/``std`` are per channel, on train only
-  (using the validation or test images would leak them into training).
+* pixel values become float32 in [0, 1] (uint8 and float 0..255 divided by 255, floats
+  already in [0, 1] kept; see :func:`_pixel_divisor`); ``mean``/``std`` are per channel, on train
+  only (using the validation or test images would leak them into training);
+* labels must be whole numbers: a float label 1.5 is refused, never truncated.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from nnatlas.data.catalog import DatasetError, DatasetSpec, get_spec
+from nnatlas.data.images.readers import class_indices
 
 SPLITS = ("train", "val", "test")
 
@@ -134,22 +137,61 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
 
 
-def _to_float(x: np.ndarray) -> torch.Tensor:
-    # uint8 [0, 255] -> float32 [0, 1]; readers that produce floats already scaled pass through.
-    t = torch.from_numpy(np.ascontiguousarray(x))
-    return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+def _pixel_divisor(x: np.ndarray, where: str = "", split: str = "") -> float:
+    """What to divide ``x`` by to get pixels in [0, 1], after checking it holds pixels at all.
+
+    * uint8 (and other integers) in 0..255: 255.
+    * float with max <= 1: already in [0, 1] (scikit-learn's digits): 1.
+    * float with 1 < max <= 255: 0..255 stored as floats: 255, like uint8.
+    * booleans: 1.
+
+    The choice is made per official split (a validation split carved from train follows
+    train). Negative values, values over 255, NaN or inf, and arrays that are not numbers are
+    refused: no scaling could make them pixels.
+
+    Raises:
+        DatasetError: naming ``where`` and ``split``.
+    """
+    what = f"{where}: {split} images" if split else f"{where}: images"
+    kind = x.dtype.kind
+    if kind not in "biuf":
+        raise DatasetError(f"{what} have dtype {x.dtype}; expected uint8 or float pixels")
+    if x.dtype == np.uint8 or kind == "b" or x.size == 0:
+        return 1.0 if kind in "bf" else 255.0
+    if kind == "f" and not np.isfinite(x).all():
+        i = int(np.flatnonzero(~np.isfinite(x.reshape(-1)))[0])
+        raise DatasetError(
+            f"{what} hold {float(x.reshape(-1)[i])} at flat index {i}; pixel values must be "
+            "finite numbers in [0, 1] or [0, 255]"
+        )
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 255:
+        raise DatasetError(
+            f"{what} hold values {low:g}..{high:g}; expected [0, 1] or [0, 255] (uint8 or "
+            "float). Rescale them to one of those ranges (16-bit data: divide by 257)"
+        )
+    return 1.0 if kind == "f" and high <= 1.0 else 255.0
 
 
-def _check(x: np.ndarray, y: np.ndarray, classes: list[str], where: str, split: str) -> None:
+def _to_float(x: np.ndarray, divisor: float) -> torch.Tensor:
+    """(N, C, H, W) pixels -> float32 in [0, 1] (``divisor`` from :func:`_pixel_divisor`)."""
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # any int or float dtype
+    return t.div_(divisor) if divisor != 1.0 else t
+
+
+def _check(x: np.ndarray, y: np.ndarray, classes: list[str], where: str, split: str) -> np.ndarray:
+    """Validate one split; returns its labels as (N,) int64 (whole-number floats accepted)."""
+    y = class_indices(y, f"{where}: {split} labels")
     if len(x) != len(y):
         raise DatasetError(f"{where}: {split} split has {len(x)} images but {len(y)} labels")
-    if x.ndim != 4:
+    if x.ndim != 4 or 0 in x.shape[1:]:
         raise DatasetError(f"{where}: {split} images should be (N, C, H, W), got {x.shape}")
     if len(y) and (y.min() < 0 or y.max() >= len(classes)):
         raise DatasetError(
             f"{where}: {split} labels out of range: found {int(y.min())}..{int(y.max())}, "
             f"expected 0..{len(classes) - 1} for {len(classes)} classes"
         )
+    return y
 
 
 def build_splits(
@@ -165,20 +207,29 @@ def build_splits(
     if "train" not in parts or len(parts["train"][1]) == 0:
         raise DatasetError(f"{where}: dataset {name!r} is empty (no training examples)")
     for split, (x, y) in parts.items():
-        _check(x, y, raw.classes, where, split)
+        parts[split] = (x, _check(x, y, raw.classes, where, split))
+    shape = parts["train"][0].shape[1:]
+    for split, (x, _) in parts.items():
+        if x.shape[1:] != shape and len(x):
+            raise DatasetError(
+                f"{where}: {split} images are {tuple(x.shape[1:])} (C, H, W) but train images "
+                f"are {tuple(shape)}; every split must have the same channels and size"
+            )
+    # Scaling is decided on each official split as a whole; carved splits follow train.
+    divisors = {s: _pixel_divisor(x, where, s) for s, (x, _) in parts.items()}
     x_all, y_all = parts["train"]
     if "test" not in parts:
         keep, held = stratified_split(y_all, test_fraction, seed)
-        parts["test"] = (x_all[held], y_all[held])
+        parts["test"], divisors["test"] = (x_all[held], y_all[held]), divisors["train"]
         x_all, y_all = x_all[keep], y_all[keep]
     if "val" not in parts:
         # seed + 1: the validation draw is independent of the test draw above.
         keep, held = stratified_split(y_all, val_fraction, seed + 1)
-        parts["val"] = (x_all[held], y_all[held])
+        parts["val"], divisors["val"] = (x_all[held], y_all[held]), divisors["train"]
         x_all, y_all = x_all[keep], y_all[keep]
     parts["train"] = (x_all, y_all)
     splits = {
-        s: Split(_to_float(parts[s][0]), torch.from_numpy(parts[s][1]).long()) for s in SPLITS
+        s: Split(_to_float(parts[s][0], divisors[s]), torch.from_numpy(parts[s][1])) for s in SPLITS
     }
     x = splits["train"].x
     mean = x.mean(dim=(0, 2, 3))  # (C,)
@@ -226,8 +277,9 @@ def make_image_loader(reader: Reader) -> Callable[..., Any]:
             if only not in raw.splits:
                 raise DatasetError(f"dataset {spec.name!r} has no official {only!r} split")
             x, y = raw.splits[only]
-            _check(x, y, raw.classes, raw.source or spec.name, only)
-            return Split(_to_float(x), torch.from_numpy(y).long())
+            where = raw.source or spec.name
+            y = _check(x, y, raw.classes, where, only)
+            return Split(_to_float(x, _pixel_divisor(x, where, only)), torch.from_numpy(y))
         raw = reader(spec, root, SPLITS, **options)
         return build_splits(spec.name, raw, val_fraction, seed, test_fraction)
 

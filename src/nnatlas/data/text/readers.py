@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +130,19 @@ def decode_text(
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        byte = f"byte 0x{data[err.start]:02x}" if err.start < len(data) else "end of file"
         raise DatasetError(
-            f"{path}, line {line}, column {column}: not valid {encoding} (byte "
-            f"0x{data[err.start]:02x}). Give the file's encoding (--encoding latin-1, or "
-            "encoding='latin-1' in Python), convert the file to UTF-8, or pass "
-            "errors='replace' to replace bad bytes"
+            f"{path}, line {line}, column {column}: not valid {encoding} ({byte}: {err.reason}). "
+            "Give the file's encoding (--encoding latin-1, or encoding='latin-1' in Python), "
+            "convert the file to UTF-8, or pass errors='replace' to replace bad bytes"
         ) from None
+    except LookupError:  # an unknown codec or error handler name
+        raise DatasetError(
+            f"{path}: unknown encoding {encoding!r} or error handler {errors!r}; use a Python "
+            "codec name such as utf-8, latin-1 or cp1252, and errors 'strict' or 'replace'"
+        ) from None
+    except UnicodeError as err:  # a codec that fails otherwise (e.g. "idna" on a long line)
+        raise DatasetError(f"{path}: cannot decode it as {encoding} ({err})") from None
     return text[1:] if text.startswith("\ufeff") else text  # a BOM is not text
 
 
@@ -280,43 +288,95 @@ def read_labeled_csv(
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     text = read_text(path, encoding, errors)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise DatasetError(f"{path}: the file is empty; expected a header row then data rows")
-    header = [h.strip() for h in header]
-    missing = [c for c in (text_column, label_column) if c not in header]
-    if missing:
-        raise DatasetError(
-            f"{path}: no column named {', '.join(map(repr, missing))}; the header has "
-            f"{header}. Name the columns with --text-column and --label-column "
-            "(text_column=, label_column= in Python)"
-        )
-    ti, li = header.index(text_column), header.index(label_column)
-    rows: list[tuple[str, str, int]] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) <= max(ti, li):
-            raise DatasetError(
-                f"{path}, line {reader.line_num}: {len(row)} fields, expected {len(header)} "
-                f"as in the header"
-            )
-        rows.append((row[ti].strip(), row[li].strip(), reader.line_num))
+    # The csv module refuses fields over 128 KiB (csv.field_size_limit(), a process-wide
+    # setting), but a long review is legitimate. No field can be longer than the file, so the
+    # limit is raised to the file's length while this file is parsed, then put back.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        header, rows = _csv_rows(path, text, delimiter, text_column, label_column)
+    finally:
+        csv.field_size_limit(limit)
     _refuse_empty(len(rows), path, f"data rows with columns {text_column!r} and {label_column!r}")
     if classes is None:
         found = {label for _, label, _ in rows}
-        all_int = all(_is_int(label) for label in found)
-        classes = sorted(found, key=int) if all_int else sorted(found)
+        numbers = {label: _as_number(label) for label in found}
+        if all(v is not None for v in numbers.values()):  # a numeric label column
+            for _, label, lineno in rows:
+                _whole_label(numbers[label], label, path, lineno)
+            classes = sorted({str(int(v)) for v in numbers.values()}, key=int)
+        else:
+            classes = sorted(found)
     index = {c: i for i, c in enumerate(classes)}
     labels = []
     for _, label, lineno in rows:
         if label not in index:
-            raise DatasetError(
-                f"{path}, line {lineno}: label {label!r} is not one of the classes {classes}"
-            )
+            number = _as_number(label)
+            if number is not None and str(_whole_label(number, label, path, lineno)) in index:
+                label = str(int(number))  # "1.0" for class "1"
+            else:
+                raise DatasetError(
+                    f"{path}, line {lineno}: label {label!r} is not one of the classes {classes}"
+                )
         labels.append(index[label])
     return LabeledTexts([t for t, _, _ in rows], labels), list(classes)
+
+
+def _csv_rows(
+    path: Path, text: str, delimiter: str, text_column: str, label_column: str
+) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """The header and the ``(text, label, line number)`` rows of a CSV file's text."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except TypeError as err:  # e.g. a delimiter of two characters
+        raise DatasetError(f"{path}: bad delimiter {delimiter!r} ({err})") from None
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DatasetError(f"{path}: the file is empty; expected a header row then data rows")
+        header = [h.strip() for h in header]
+        missing = [c for c in (text_column, label_column) if c not in header]
+        if missing:
+            raise DatasetError(
+                f"{path}: no column named {', '.join(map(repr, missing))}; the header has "
+                f"{header}. Name the columns with --text-column and --label-column "
+                "(text_column=, label_column= in Python)"
+            )
+        ti, li = header.index(text_column), header.index(label_column)
+        rows: list[tuple[str, str, int]] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(ti, li):
+                raise DatasetError(
+                    f"{path}, line {reader.line_num}: {len(row)} fields, expected {len(header)} "
+                    f"as in the header"
+                )
+            rows.append((row[ti].strip(), row[li].strip(), reader.line_num))
+    except csv.Error as err:
+        raise DatasetError(
+            f"{path}, line {reader.line_num}: not valid CSV ({err}); check the quoting"
+        ) from None
+    return header, rows
+
+
+def _as_number(label: str) -> float | None:
+    """``float(label)`` for a label written as a number (``"1"``, ``"1.0"``), else ``None``."""
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def _whole_label(number: float, raw: str, path: Path, lineno: int) -> int:
+    """A numeric label as an int; 1.5 (or nan) is refused, since truncating it invents a class."""
+    if not (math.isfinite(number) and number == int(number)):
+        raise DatasetError(
+            f"{path}, line {lineno}: label {raw!r} is not a whole number; class labels must be "
+            "integers or names (a column of such values is a regression target). Fix the "
+            "label, or give the class names (classes=[...] in Python) if these are names"
+        )
+    return int(number)
 
 
 def _is_int(s: str) -> bool:
