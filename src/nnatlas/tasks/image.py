@@ -114,7 +114,7 @@ class ImageClassification(Task):
     title = "image classification"
     model_kinds = ("image",)
     default_model = "lenet5"
-    data_options = ("image_size", "channels", "augment", "limit")
+    data_options = ("image_size", "channels", "augment", "limit", "limit_per_class", "normalize")
 
     @staticmethod
     def _read(options: DataOptions, size: int | None) -> Any:
@@ -147,13 +147,21 @@ class ImageClassification(Task):
                 f"{height}x{height} images resized to {size}x{size}: {entry.name} takes "
                 f"{' or '.join(map(str, sizes))} px (choose with --image-size)"
             )
+        native = int(splits.train.x.shape[1])
+        if options.channels is not None and options.channels != native:
+            notes.append(
+                f"{native}-channel images converted to {options.channels} channels"
+                + (" (the gray value repeated) for the model's RGB stem" if native == 1 else "")
+            )
         parts = {
             name: (_convert(part.x, options.channels, size), part.y)
             for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
         }
-        parts["train"] = limit_rows(parts["train"], options.limit, options.seed)
+        parts["train"] = limit_rows(
+            parts["train"], options.limit, options.seed, per_class=options.limit_per_class
+        )
         x_train = parts["train"][0]
-        mean, std = _statistics(x_train)
+        mean, std = options.normalize or _statistics(x_train)
         channels, height, width = x_train.shape[1:]
         record = {
             "classes": list(splits.classes),
@@ -207,7 +215,7 @@ class ImageClassification(Task):
                 f"{len(record['classes'])}"
             )
         x, y = (
-            limit_rows((x, part.y), options.limit, options.seed)
+            limit_rows((x, part.y), options.limit, options.seed, per_class=options.limit_per_class)
             if split == "train"
             else (x, part.y)
         )

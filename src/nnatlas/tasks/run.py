@@ -24,6 +24,7 @@ from typing import Any
 
 from nnatlas.files import FolderLock
 from nnatlas.tasks.base import DataOptions, Prepared, Task, TaskError, get_task
+from nnatlas.tasks.checks import model_data_checks
 from nnatlas.tasks.folders import choose_folder, clear_run, fingerprint
 from nnatlas.tasks.models import build_model, model_entry, model_kwargs
 from nnatlas.tasks.presets import preset_for, resolve_config
@@ -155,6 +156,8 @@ def train(
     label_column: str | None = None,
     encoding: str | None = None,
     limit: int | None = None,
+    limit_per_class: int | None = None,
+    normalize: list[list[float]] | None = None,
     model_options: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
     overwrite: bool = False,
@@ -173,9 +176,9 @@ def train(
         augment: image augmentation preset (default: the dataset preset's).
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
-        image_size, channels, text_column, label_column, encoding, limit: how the data is
-            read (:class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that
-            list it in ``data_options`` and is refused by the others.
+        image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
+        normalize: how the data is read (:class:`~nnatlas.tasks.base.DataOptions`); each
+            applies to the tasks that list it in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
         callbacks: extra :class:`~nnatlas.train.Callback` objects.
@@ -195,6 +198,8 @@ def train(
     entry = model_entry(name, task)
     reading = dict(image_size=image_size, channels=channels, text_column=text_column)
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
+    reading.update(limit_per_class=limit_per_class, normalize=normalize)
+    notes = _fit_inputs_to_weights(entry, model_options or {}, reading)
     dataset = data_options(
         data,
         root=root,
@@ -213,8 +218,7 @@ def train(
         choose_folder(folder, True, overwrite)  # nobody filled it while we waited for the lock
         prepared = task.load(dataset, entry)
         _check_trainable(prepared, data)
-        if moved:
-            prepared.notes.insert(0, moved)
+        prepared.notes[:0] = [moved] * bool(moved) + notes
         if overwrite:
             clear_run(folder)
         if prepared.facts.get("num_classes") == 2 and options.get("metrics") is None:
@@ -222,8 +226,42 @@ def train(
             config.metrics = ",".join(dict.fromkeys([*config.metric_names, "auc", "pr_auc"]))
         kwargs = model_kwargs(entry, prepared.facts, model_options)
         net = build_model(name, config.engine, kwargs, seed=config.seed)
+        prepared.notes += model_data_checks(prepared, _trainable(net))
         run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
         return _fit_and_test(run, prepared, start, resume=None)
+
+
+def _fit_inputs_to_weights(
+    entry: Any, model_options: dict[str, Any], reading: dict[str, Any]
+) -> list[str]:
+    """Read the images as the model's pretrained weights expect them (size, RGB, their
+    normalization), where the user did not say otherwise; returns what was changed."""
+    spec = entry.inputs(model_options) if entry.inputs is not None else {}
+    notes = []
+    if spec.get("image_size") and reading.get("image_size") is None:
+        reading["image_size"] = spec["image_size"]
+        notes.append(f"images resized to {spec['image_size']} px, the {spec['source']}' size")
+    elif spec.get("image_size") and reading["image_size"] * 4 <= spec["image_size"]:
+        notes.append(
+            f"warning: {reading['image_size']} px images are small for a backbone trained at "
+            f"{spec['image_size']} (its last feature maps are a pixel or two wide); accuracy "
+            f"usually improves at {spec['image_size'] // 2} px or more (--image-size)"
+        )
+    if spec.get("channels") and reading.get("channels") is None:
+        reading["channels"] = spec["channels"]  # grayscale repeated to RGB for an RGB stem
+    if spec.get("mean") and reading.get("normalize") is None:
+        reading["normalize"] = [spec["mean"], spec["std"]]
+        notes.append(f"normalized with the {spec['source']}' mean and std, not the data's own")
+    return notes
+
+
+def _trainable(model: Any) -> int:
+    """How many numbers the model learns (frozen ones left out)."""
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return model.num_parameters()  # a NumPy twin: every parameter learns
 
 
 def _check_trainable(prepared: Prepared, data: str) -> None:
@@ -345,6 +383,13 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, 
 
     config, trainer = run.config, run.trainer
     train_data: Any = prepared.train
+    val_data = prepared.val
+    if getattr(trainer.model, "caches_features", False) and prepared.augment is None:
+        # Nothing below the head learns: compute the frozen features once, not every epoch.
+        train_data, val_data = (
+            None if part is None else (cached_features(trainer, part[0]), *part[1:])
+            for part in (prepared.train, prepared.val)
+        )
     if prepared.augment is not None:
         train_data = TensorLoader(
             *prepared.train,
@@ -355,12 +400,29 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, 
         )
     if run.dir is not None and resume is None:
         write_json(run.dir / "data.json", trainer.extra)
-    trainer.fit(train_data, prepared.val, resume=resume)
+    trainer.fit(train_data, val_data, resume=resume)
     run.test_metrics = trainer.evaluate(prepared.test)
     run.seconds = time.perf_counter() - start
     if run.dir is not None:
         write_json(run.dir / "test_metrics.json", run.test_metrics)
     return run
+
+
+def cached_features(trainer: Any, x: Any) -> Any:
+    """A frozen model's features of every example, batch by batch, on the CPU.
+
+    Shape: x (N, C, H, W) -> (N, num_features)
+    """
+    import torch
+
+    model, batch = trainer.model, trainer.config.eval_batch_size or 4 * trainer.config.batch_size
+    model.eval()
+    with torch.inference_mode():
+        parts = [
+            model.features(trainer.to_device(x[i : i + batch])).float().cpu()
+            for i in range(0, len(x), batch)
+        ]
+    return torch.cat(parts)
 
 
 def _run_data(ckpt: dict[str, Any], file: Path) -> tuple[Task, DataOptions, dict[str, Any]]:

@@ -28,6 +28,7 @@ class TabularClassification(Task):
     title = "tabular classification"
     model_kinds = ("image",)
     default_model = "mlp"
+    data_options = ("limit", "limit_per_class")
 
     def accepts(self, entry: Any) -> bool:
         return "in_features" in entry.fits  # a model that takes flat feature vectors
@@ -44,7 +45,9 @@ class TabularClassification(Task):
         record = {"classes": list(splits.classes), "input_shape": [features]}
         val = tuple(splits.val) if len(splits.val) else None
         facts = {"num_classes": len(splits.classes), "in_features": features}
-        train = limit_rows(tuple(splits.train), options.limit, options.seed)
+        train = limit_rows(
+            tuple(splits.train), options.limit, options.seed, per_class=options.limit_per_class
+        )
         return Prepared(train, val, tuple(splits.test), record, facts)
 
     def load_split(
@@ -57,7 +60,11 @@ class TabularClassification(Task):
                 f"was trained on {record['input_shape'][0]}"
             )
         tensors = (part.x, part.y)
-        return limit_rows(tensors, options.limit, options.seed) if split == "train" else tensors
+        return (
+            limit_rows(tensors, options.limit, options.seed, per_class=options.limit_per_class)
+            if split == "train"
+            else tensors
+        )
 
     def predict(self, run: Any, input: str, *, top: int = 3) -> ClassPrediction:
         """The ``top`` classes of one row given as comma-separated numbers (``"0.5,-1.2"``) or

@@ -54,7 +54,7 @@ class TextClassification(Task):
     title = "text classification"
     model_kinds = ("tokens",)
     default_model = "lstm_classifier"
-    data_options = ("text_column", "label_column", "encoding", "limit")
+    data_options = ("text_column", "label_column", "encoding", "limit", "limit_per_class")
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
         from nnatlas.data import Vocab, get_spec, load_text_classification, tokenizer_from_dict
@@ -106,7 +106,7 @@ class TextClassification(Task):
             "vocab_size": len(encoded.vocab),
             "padding_idx": encoded.vocab.pad_id,
         }
-        train = limit_rows(train, options.limit, options.seed)
+        train = limit_rows(train, options.limit, options.seed, per_class=options.limit_per_class)
         return Prepared(train, val if len(val[0]) else None, test, record, facts)
 
     def load_split(
@@ -114,7 +114,11 @@ class TextClassification(Task):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self._encode(options, record)
         tensors = self._tensors(getattr(encoded, split), record["max_len"], record["pad_id"])
-        return limit_rows(tensors, options.limit, options.seed) if split == "train" else tensors
+        return (
+            limit_rows(tensors, options.limit, options.seed, per_class=options.limit_per_class)
+            if split == "train"
+            else tensors
+        )
 
     def describe(self, record: dict[str, Any], x: torch.Tensor) -> str:
         """The tokens the model read (padding and reserved tokens left out). Shape: x (T,)."""

@@ -329,7 +329,13 @@ class Trainer:
         return self.history
 
     def train_epoch(self, loader: TensorLoader | Iterable) -> dict[str, float]:
-        """One pass over the training batches; returns the epoch's training metrics."""
+        """One pass over the training batches; returns the epoch's training metrics.
+
+        A model with ``set_epoch(epoch)`` hears of each epoch first (a transfer model unfreezes
+        a stage there; a DistributedSampler reshuffles the same way).
+        """
+        if callable(getattr(self.model, "set_epoch", None)):
+            self.model.set_epoch(self.epoch)
         self.model.train()
         for batch in loader:
             out, loss = self.train_step(self.to_device(batch))
@@ -537,11 +543,13 @@ class Trainer:
         return batch
 
     def build_optimizer(self) -> Any:
-        """The optimizer named by ``config.optimizer``, over the model's parameters."""
+        """The optimizer named by ``config.optimizer``, over the model's parameters, in the
+        groups the model asks for (``model.parameter_groups(lr)``: per-group rates, as a
+        transfer model's backbone and head) when it has that method."""
         cfg = self.config
-        return build_optimizer(
-            cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay
-        )
+        groups = getattr(self.model, "parameter_groups", None)
+        params = groups(cfg.lr) if callable(groups) else self.model.parameters()
+        return build_optimizer(cfg.optimizer, params, cfg.lr, cfg.momentum, cfg.weight_decay)
 
     def num_parameters(self) -> int:
         """How many numbers the model learns (sizes the thread pool)."""

@@ -1,0 +1,123 @@
+"""``nnatlas transfer --backbone NAME --data DATASET --strategy S|compare``: transfer learning.
+
+One strategy trains a normal run folder (``nnatlas eval`` and ``predict`` take it); ``compare``
+trains every strategy on the same split and seed and prints the table, with ``--train-size``
+sweeping the labelled examples per class. The work is :mod:`nnatlas.transfer`'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nnatlas.cli.errors import UsageError, exit_on_usage_error, print_error
+from nnatlas.cli.root import app
+
+
+@app.command(name="transfer")
+def transfer(
+    backbone: str = typer.Option(
+        "mobilenet_v2",
+        help="a pretrained zoo model: mobilenet_v2, efficientnet_lite0, resnet18, resnet50, "
+        "vgg16, alexnet, resnet20..56 (CIFAR-10)",
+    ),
+    data: str = typer.Option(..., "--data", "-d", help="a catalog image dataset"),
+    strategy: str = typer.Option(
+        "features",
+        help="scratch, features (frozen backbone, cached features), finetune, discriminative, "
+        "gradual, or compare (all of them)",
+    ),
+    weights: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        help="a weight file for the backbone, or none for random weights (default: its known "
+        "pretrained weights, found offline)",
+    ),
+    train_size: Optional[str] = typer.Option(  # noqa: UP045
+        None, help="compare: labelled examples per class to sweep, e.g. 8,16,32,64"
+    ),
+    epochs: Optional[int] = typer.Option(None, help="epochs (default: the strategy's)"),  # noqa: UP045
+    lr: Optional[float] = typer.Option(None, help="the head's learning rate (default 1e-3)"),  # noqa: UP045
+    batch_size: Optional[int] = typer.Option(None, help="examples per step (default 32)"),  # noqa: UP045
+    image_size: Optional[int] = typer.Option(  # noqa: UP045
+        None, help="pixels a side (default: the weights' own, 224 for ImageNet models)"
+    ),
+    augment: Optional[str] = typer.Option(  # noqa: UP045
+        None, help="augmentation preset (features then computes the backbone every epoch)"
+    ),
+    limit: Optional[int] = typer.Option(None, help="train on at most N examples"),  # noqa: UP045
+    seed: int = typer.Option(0, help="seed of the split, the head and the data order"),  # noqa: B008
+    data_root: Optional[str] = typer.Option(None, help="a local copy of the dataset"),  # noqa: UP045
+    runs_dir: Path = typer.Option(Path("runs"), help="where run folders are made"),  # noqa: B008
+    run_name: Optional[str] = typer.Option(None, help="run folder name (one strategy)"),  # noqa: UP045
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a run in the folder"),  # noqa: B008
+    quiet: bool = typer.Option(False, "--quiet", help="no per-epoch lines"),  # noqa: B008
+) -> None:
+    """Adapt a pretrained backbone to a dataset: feature extraction, fine-tuning, or compare.
+
+    Example: nnatlas transfer --backbone mobilenet_v2 --data imagefolder:photos --strategy compare
+    """
+    import nnatlas.transfer as api
+    from nnatlas.cli.train import RunHeader, print_summary
+    from nnatlas.train import NonFiniteLossError
+
+    weights = "pretrained" if weights is None else (None if weights == "none" else weights)
+    options = dict(epochs=epochs, lr=lr, batch_size=batch_size, image_size=image_size)
+    options.update(augment=augment, limit=limit, seed=seed, root=data_root, quiet=quiet)
+    options = {k: v for k, v in options.items() if v is not None}
+    with exit_on_usage_error():
+        try:
+            if strategy == "compare":
+                sizes = _sizes(train_size)
+                comparison = api.compare(
+                    backbone, data, train_sizes=sizes, runs_dir=runs_dir, weights=weights,
+                    **options,
+                )  # fmt: skip
+            else:
+                if train_size is not None:
+                    raise UsageError("--train-size sweeps with --strategy compare")
+                run = api.train(
+                    backbone, data, strategy, weights=weights,
+                    runs_dir=runs_dir, run_name=run_name, overwrite=overwrite,
+                    callbacks=[RunHeader(runs_dir)], **options,
+                )  # fmt: skip
+        except NonFiniteLossError as err:
+            print_error("training stopped", err)
+            raise typer.Exit(1) from None
+    if strategy != "compare":
+        print_summary(run)
+        return
+    _print_comparison(comparison)
+
+
+def _sizes(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--train-size {text!r}: give whole numbers, e.g. 8,16,32") from None
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--train-size {text!r}: every size must be at least 1")
+    return sizes
+
+
+def _print_comparison(comparison: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from nnatlas.transfer.compare import COLUMNS, format_table
+
+    table = Table(title=f"transfer strategies ({comparison.folder})")
+    for column in COLUMNS[:-1]:
+        table.add_column(column.replace("_", " "), justify="left" if column == "strategy" else
+                         "right")  # fmt: skip
+    for row in format_table(comparison.rows):
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the columns into 80
+        console = Console(width=140)
+    console.print(table)
+    for path in comparison.files:
+        print(f"wrote {path}")

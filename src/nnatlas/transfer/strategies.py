@@ -1,0 +1,64 @@
+"""One transfer run: the training options that suit each strategy, on top of which the
+user's own options go.
+
+The rates are the head's; a fine-tuned backbone learns at ``backbone_lr`` (0.1) times it, and
+the discriminative strategy halves the rate stage by stage from the top (Howard & Ruder 2018).
+Frozen features train a linear head only, so they take more epochs cheaply; fine-tuning moves
+millions of weights on a few hundred images, so fewer epochs and a small backbone rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Defaults per strategy; the user's options override them (see the module docstring).
+STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
+    "scratch": dict(epochs=15, lr=1e-3, batch_size=32, scheduler="cosine"),
+    "features": dict(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine"),
+    "finetune": dict(epochs=6, lr=1e-3, batch_size=32, scheduler="cosine"),
+    "discriminative": dict(epochs=6, lr=1e-3, batch_size=32, scheduler="cosine"),
+    "gradual": dict(epochs=8, lr=1e-3, batch_size=32, scheduler="cosine"),
+}
+MODEL_OPTIONS = ("backbone_lr", "layer_decay", "stages", "unfreeze_every", "dropout")
+
+
+def train(
+    backbone: str,
+    data: str,
+    strategy: str = "features",
+    *,
+    weights: str | None = "pretrained",
+    model_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    """Train ``backbone`` on ``data`` with a transfer ``strategy``; a normal run.
+
+    Args:
+        backbone: a zoo image model with pretrained weights (``mobilenet_v2``,
+            ``efficientnet_lite0``, ``resnet18``, ``resnet20`` ...).
+        data: a catalog image dataset (``imagefolder:PATH``, ``medmnist:breastmnist`` ...).
+        strategy: ``scratch``, ``features``, ``finetune``, ``discriminative`` or ``gradual``.
+        weights: ``"pretrained"`` (found offline), a weight file, or ``None``.
+        model_options: more :class:`~nnatlas.models.TransferNet` arguments (``backbone_lr``,
+            ``layer_decay``, ``stages``, ``unfreeze_every``, ``dropout``).
+        **options: anything :func:`nnatlas.tasks.train` takes (``epochs``, ``lr``, ``limit``,
+            ``run_dir``, ``image_size`` ...); they override the strategy's defaults.
+    """
+    import nnatlas.tasks as tasks
+    from nnatlas.models import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise tasks.TaskError(f"--strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
+    model = {"backbone": backbone, "strategy": strategy, "weights": weights}
+    model.update(model_options or {})
+    merged = {**STRATEGY_OPTIONS[strategy], **{k: v for k, v in options.items() if v is not None}}
+    if "run_dir" not in merged and "run_name" not in merged:
+        merged["run_name"] = f"{backbone}-{strategy}-{_safe(data)}-s{merged.get('seed', 0)}"
+    return tasks.train("transfer", data, model_options=model, **merged)
+
+
+def _safe(data: str) -> str:
+    from nnatlas.tasks.run import default_run_name
+
+    # The dataset part of a default run name: csv:/a/b.csv -> csv-b
+    return default_run_name("x", data, "e", 0).removeprefix("x-").removesuffix("-e-s0")
