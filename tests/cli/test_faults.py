@@ -281,3 +281,19 @@ def test_ctrl_c_between_steps_saves_and_tells_how_to_resume(tmp_path: Path) -> N
     assert "saved" in output and "resume with: nnatlas train --resume --run-name c" in output
     assert "Traceback" not in output
     assert torch.load(tmp_path / "c" / "last.pt", weights_only=True)["step"] > 0
+
+
+def test_predict_refuses_a_decompression_bomb_and_reads_16_bit_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    assert cli(*DIGITS, "--runs-dir", tmp_path, "--run-name", "i").exit_code == 0
+    deep = tmp_path / "deep.png"
+    Image.fromarray(np.full((16, 16), 60000, dtype=np.uint16)).save(deep)  # nearly white
+    result = cli("predict", tmp_path / "i", deep)
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    result = cli("predict", tmp_path / "i", deep)
+    assert result.exit_code == 2 and "too large to decode safely" in flat(result)

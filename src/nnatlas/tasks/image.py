@@ -64,16 +64,19 @@ def top_classes(probs: torch.Tensor, classes: list[str], top: int) -> list[tuple
 
 
 def read_image(path: Path, shape: list[int], invert: bool = False) -> torch.Tensor:
-    """An image file as a (1, C, H, W) float tensor in [0, 1] of the run's input shape."""
-    from PIL import Image, UnidentifiedImageError
+    """An image file as a (1, C, H, W) float tensor in [0, 1] of the run's input shape (16-bit
+    files scaled, decompression bombs refused: :func:`nnatlas.data.open_image`)."""
+    from PIL import Image
+
+    from nnatlas.data import DatasetError, open_image
 
     channels, height, width = shape
     if not path.is_file():
         raise TaskError(f"{path}: no such image file (or give SPLIT:INDEX, e.g. test:0)")
     try:
-        image = Image.open(path).convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError) as err:
-        raise TaskError(f"{path}: not an image PIL can read ({err})") from err
+        image = open_image(path, "L" if channels == 1 else "RGB")
+    except DatasetError as err:
+        raise TaskError(str(err)) from err
     image = image.resize((width, height), Image.BILINEAR)
     x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
     x = x.view(1, height, width, -1).permute(0, 3, 1, 2)[:, :channels]  # (1, C, H, W)
