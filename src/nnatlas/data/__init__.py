@@ -79,6 +79,7 @@ from nnatlas.data.text.translation import (
     encode_pairs,
     load_translation_pairs,
 )
+from nnatlas.data.text.vectors import WordVectors, embedding_matrix, load_word_vectors
 from nnatlas.data.text.vocab import (
     BOS_ID,
     EOS_ID,
@@ -132,6 +133,7 @@ __all__ = [
     "date_pairs",
     "decode_until_eos",
     "encode_pairs",
+    "embedding_matrix",
     "encode_text",
     "EncodedPairs",
     "EncodedTexts",
@@ -147,6 +149,7 @@ __all__ = [
     "load_text_classification",
     "load_text_corpus",
     "load_translation_pairs",
+    "load_word_vectors",
     "pad_batch",
     "PAD_ID",
     "PairSplits",
@@ -162,4 +165,5 @@ __all__ = [
     "Vocab",
     "vocab_coverage_table",
     "WordTokenizer",
+    "WordVectors",
 ]

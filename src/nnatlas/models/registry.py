@@ -33,7 +33,7 @@ KINDS = {
 # The arguments each kind fits to the data unless the entry says otherwise.
 DEFAULT_FITS = {
     "image": ("num_classes", "in_chans"),
-    "tokens": ("vocab_size", "num_classes", "padding_idx"),
+    "tokens": ("vocab_size", "num_classes", "padding_idx", "embed_dim"),
     "lm": ("vocab_size",),
     "seq2seq": ("src_vocab_size", "tgt_vocab_size"),
     "detection": ("num_classes",),

@@ -78,7 +78,7 @@ class TransferNet(VisionModel):
             weights = None
         options: dict[str, Any] = {"image_size": image_size} if "efficientnet" in backbone else {}
         net = create_model(backbone, **options)
-        if weights is not None:
+        if weights is not None and not next(net.parameters()).is_meta:  # meta: shapes only
             from nnatlas.models.pretrained import load_weights, weight_source
 
             path = weight_source(backbone).locate() if weights == "pretrained" else weights

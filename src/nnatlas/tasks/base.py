@@ -45,6 +45,7 @@ OPTION_FLAGS = {
     "limit": "--limit",
     "limit_per_class": "--limit-per-class",
     "normalize": "--normalize",
+    "word_vectors": "--word-vectors",
 }
 
 
@@ -73,6 +74,8 @@ class DataOptions:
             (seeded), the labelled-data budget of a transfer-learning sweep.
         normalize: images: ``[mean, std]`` per channel to normalize with (a pretrained
             backbone's), instead of the training split's own statistics.
+        word_vectors: texts: pretrained word vectors that start the embedding
+            (``"glove-6b-50d"``, or ``"glove:FOLDER"``).
     """
 
     name: str
@@ -88,6 +91,7 @@ class DataOptions:
     limit: int | None = None
     limit_per_class: int | None = None
     normalize: list[list[float]] | None = None
+    word_vectors: str | None = None
 
     def __post_init__(self) -> None:
         import codecs
@@ -96,7 +100,7 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be a whole number, got {value!r}")
-        for name in ("text_column", "label_column", "encoding"):
+        for name in ("text_column", "label_column", "encoding", "word_vectors"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be text, got {value!r}")
@@ -183,6 +187,8 @@ class Prepared:
         sizes: examples per split (filled in from the tensors).
         notes: what the task changed to fit the data to the model (a resize ...), for the
             run's header.
+        initial_weights: parameter name -> tensor to start the model with (pretrained word
+            vectors for an embedding), copied in after the model is built.
     """
 
     train: tuple[Any, ...]
@@ -193,6 +199,7 @@ class Prepared:
     augment: Callable[..., Any] | None = None
     sizes: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    initial_weights: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.sizes:

@@ -158,6 +158,7 @@ def train(
     limit: int | None = None,
     limit_per_class: int | None = None,
     normalize: list[list[float]] | None = None,
+    word_vectors: str | None = None,
     model_options: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
     overwrite: bool = False,
@@ -177,7 +178,7 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize: how the data is read (:class:`~nnatlas.tasks.base.DataOptions`); each
+        normalize, word_vectors: how the data is read (:class:`~nnatlas.tasks.base.DataOptions`); each
             applies to the tasks that list it in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
@@ -198,7 +199,7 @@ def train(
     entry = model_entry(name, task)
     reading = dict(image_size=image_size, channels=channels, text_column=text_column)
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
-    reading.update(limit_per_class=limit_per_class, normalize=normalize)
+    reading.update(limit_per_class=limit_per_class, normalize=normalize, word_vectors=word_vectors)
     notes = _fit_inputs_to_weights(entry, model_options or {}, reading)
     dataset = data_options(
         data,
@@ -226,6 +227,7 @@ def train(
             config.metrics = ",".join(dict.fromkeys([*config.metric_names, "auc", "pr_auc"]))
         kwargs = model_kwargs(entry, prepared.facts, model_options)
         net = build_model(name, config.engine, kwargs, seed=config.seed)
+        _copy_initial_weights(net, prepared.initial_weights)
         prepared.notes += model_data_checks(prepared, _trainable(net))
         run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
         return _fit_and_test(run, prepared, start, resume=None)
@@ -253,6 +255,30 @@ def _fit_inputs_to_weights(
         reading["normalize"] = [spec["mean"], spec["std"]]
         notes.append(f"normalized with the {spec['source']}' mean and std, not the data's own")
     return notes
+
+
+def _copy_initial_weights(model: Any, weights: dict[str, Any]) -> None:
+    """Start ``model``'s named parameters from ``weights`` (either engine)."""
+    import numpy as np
+    import torch
+
+    if not weights:
+        return
+    params = dict(model.named_parameters())
+    for name, value in weights.items():
+        if name not in params:
+            raise TaskError(f"the model has no parameter {name!r} to start from pretrained values")
+        target = params[name]
+        if tuple(target.shape) != tuple(value.shape):
+            raise TaskError(
+                f"{name}: the model's is {tuple(target.shape)}, the pretrained values "
+                f"{tuple(value.shape)}"
+            )
+        if isinstance(target, torch.Tensor):
+            with torch.no_grad():
+                target.copy_(value)
+        else:  # a NumPy twin's Parameter
+            target.data[...] = np.asarray(value, dtype=target.data.dtype)
 
 
 def _trainable(model: Any) -> int:

