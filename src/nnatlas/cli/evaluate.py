@@ -96,6 +96,8 @@ def evaluate(
             raise UsageError(f"--report is for classifiers; this run does {loaded.task.title}")
     print(f"{loaded.checkpoint}: {results.dataset}, {split} split, {results.examples} examples")
     console.print(_table(["metric", "value"], [(k, f"{v:.4f}") for k, v in results.items()]))
+    if "signature" in results.details:  # how the BLEU score was computed, for comparisons
+        print(f"sacrebleu {results.details['signature']}")
     if details is None:
         return
     if len(details.classes) <= MAX_PRINTED_CLASSES:

@@ -32,6 +32,12 @@ def predict(
         None, help="language models: sampling temperature, 0 = most likely (0.8)"
     ),
     seed: Optional[int] = typer.Option(None, help="language models: seed of the sampling (0)"),  # noqa: B008, UP045
+    top_k: Optional[int] = typer.Option(  # noqa: B008, UP045
+        None, help="language models: sample among the k most likely tokens only"
+    ),
+    top_p: Optional[float] = typer.Option(  # noqa: B008, UP045
+        None, help="language models: nucleus sampling, the tokens holding this probability"
+    ),
     beam: Optional[int] = typer.Option(None, help="seq2seq: beam width, 1 = greedy (1)"),  # noqa: B008, UP045
     data_root: Optional[str] = typer.Option(  # noqa: B008, UP045
         None, help="SPLIT:INDEX: where the dataset is, when not where the run recorded it"
@@ -49,7 +55,7 @@ def predict(
     from nnatlas.tasks.results import ClassPrediction
 
     given = {"top": top, "invert": invert, "length": length, "temperature": temperature}
-    given.update(seed=seed, beam=beam)
+    given.update(seed=seed, beam=beam, top_k=top_k, top_p=top_p)
     with exit_on_usage_error():
         loaded = tasks.load_run(run, device="cpu", root=data_root)
         result = tasks.predict(loaded, input, **{k: v for k, v in given.items() if v is not None})

@@ -88,6 +88,7 @@ class RecurrentLM(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
     ) -> torch.Tensor:
         """Sample a continuation of ``prompt``, one token at a time, carrying the state.
 
@@ -97,6 +98,8 @@ class RecurrentLM(nn.Module):
             temperature: divides the logits; < 1 is more conservative. 0 picks the argmax.
             top_k: sample only among the k most likely tokens.
             generator: a seeded ``torch.Generator`` for reproducible samples.
+            top_p: sample only among the most likely tokens whose probabilities add up to
+                ``top_p`` (nucleus sampling, Holtzman et al. 2019, arXiv 1904.09751).
 
         Returns:
             (N, T0 + max_new_tokens) (or (T0 + max_new_tokens,) for a 1-D prompt).
@@ -120,6 +123,12 @@ class RecurrentLM(nn.Module):
                         kth = torch.topk(last, min(top_k, last.shape[-1])).values[:, -1:]
                         last = last.masked_fill(last < kth, float("-inf"))
                     probs = torch.softmax(last, dim=-1)
+                    if top_p is not None and top_p < 1.0:
+                        sorted_p, order = probs.sort(dim=-1, descending=True)
+                        # Keep a token while the more likely ones before it hold under top_p.
+                        drop = (sorted_p.cumsum(dim=-1) - sorted_p) >= top_p
+                        probs = probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))
+                        probs = probs / probs.sum(dim=-1, keepdim=True)
                     nxt = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
                 out.append(nxt)
                 if i + 1 < max_new_tokens:  # the last token needs no prediction after it

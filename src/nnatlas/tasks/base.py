@@ -257,6 +257,11 @@ class Task:
 
         return ClassificationStep(config.label_smoothing)
 
+    def output_metrics(self, run: Any, options: DataOptions, split: str) -> dict[str, Any]:
+        """Metrics that need the model's decoded outputs, not its logits (a translation's
+        BLEU): numbers, plus any details to keep (``signature``, ``samples``). None here."""
+        return {}
+
     def describe(self, record: dict[str, Any], x: Any) -> str | None:
         """A human reading of one example's input (a text's tokens), or ``None``."""
         return None

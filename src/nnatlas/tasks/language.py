@@ -94,6 +94,8 @@ class LanguageModeling(Task):
         length: int = 300,
         temperature: float = 0.8,
         seed: int = 0,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> Generation:
         """Sample ``length`` tokens after the prompt ``input``.
 
@@ -102,6 +104,9 @@ class LanguageModeling(Task):
             temperature: divides the logits before sampling (< 1 is more conservative; 0
                 always takes the most likely token).
             seed: seed of the sampling, so the same call gives the same text.
+            top_k: sample among the k most likely tokens only (1 is greedy).
+            top_p: sample among the most likely tokens holding this much probability only
+                (nucleus sampling).
         """
         from nnatlas.data import Vocab, tokenizer_from_dict
 
@@ -111,6 +116,11 @@ class LanguageModeling(Task):
             raise TaskError(f"--length must be at least 1, got {length}")
         if not temperature >= 0:
             raise TaskError(f"--temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise TaskError(f"--top-k must be at least 1, got {top_k}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise TaskError(f"--top-p must be in (0, 1], got {top_p}")
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         vocab = Vocab.from_dict(run.record["vocab"])
         tokenizer = tokenizer_from_dict(run.record["tokenizer"])
         ids = vocab.encode(tokenizer(input))  # characters the model never saw -> <unk>
@@ -118,13 +128,12 @@ class LanguageModeling(Task):
         if isinstance(model, torch.nn.Module):
             generator = torch.Generator().manual_seed(seed)
             model.eval()
-            out = model.generate(
-                torch.tensor(ids), length, temperature=temperature, generator=generator
-            ).tolist()
+            out = model.generate(torch.tensor(ids), length, generator=generator, **sampling)
+            out = out.tolist()
         else:  # a NumPy twin
             rng = np.random.default_rng(seed)
-            out = model.generate(ids, length, temperature=temperature, rng=rng).tolist()
+            out = model.generate(ids, length, rng=rng, **sampling).tolist()
         sep = "" if run.record["tokenizer"]["type"] == "char" else " "
         text = sep.join(vocab.decode(out[len(ids) :], skip_specials=True))  # after the prompt
-        settings = {"length": length, "temperature": temperature, "seed": seed}
+        settings = {"length": length, "seed": seed, **sampling}
         return Generation(input, text, settings)

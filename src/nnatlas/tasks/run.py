@@ -36,6 +36,7 @@ class Evaluation(dict):
     def __init__(self, metrics: dict[str, float], dataset: str, split: str, examples: int) -> None:
         super().__init__(metrics)
         self.dataset, self.split, self.examples = dataset, split, examples
+        self.details: dict[str, Any] = {}  # e.g. a BLEU score's signature and sample outputs
 
 
 @dataclass
@@ -178,8 +179,9 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors: how the data is read (:class:`~nnatlas.tasks.base.DataOptions`); each
-            applies to the tasks that list it in ``data_options`` and is refused by the others.
+        normalize, word_vectors: how the data is read (see
+            :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
+            in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
         callbacks: extra :class:`~nnatlas.train.Callback` objects.
@@ -199,7 +201,8 @@ def train(
     entry = model_entry(name, task)
     reading = dict(image_size=image_size, channels=channels, text_column=text_column)
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
-    reading.update(limit_per_class=limit_per_class, normalize=normalize, word_vectors=word_vectors)
+    reading.update(limit_per_class=limit_per_class, normalize=normalize)
+    reading["word_vectors"] = word_vectors
     notes = _fit_inputs_to_weights(entry, model_options or {}, reading)
     dataset = data_options(
         data,
@@ -428,9 +431,13 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, 
         write_json(run.dir / "data.json", trainer.extra)
     trainer.fit(train_data, val_data, resume=resume)
     run.test_metrics = trainer.evaluate(prepared.test)
+    scored = run.task.output_metrics(run, run.options, "test")  # BLEU of a translation run
+    run.test_metrics.update({k: v for k, v in scored.items() if isinstance(v, float)})
     run.seconds = time.perf_counter() - start
     if run.dir is not None:
         write_json(run.dir / "test_metrics.json", run.test_metrics)
+        if scored:
+            write_json(run.dir / "test_outputs.json", scored)
     return run
 
 
@@ -545,7 +552,11 @@ def evaluate(
     options, tensors = split_tensors(run, split, data, root)
     names = list(metrics) if metrics is not None else None
     results = run.trainer.evaluate(tensors, names=names)
-    return Evaluation(results, options.name, split, len(tensors[0]))
+    scored = run.task.output_metrics(run, options, split)
+    results.update({k: v for k, v in scored.items() if isinstance(v, float)})
+    evaluation = Evaluation(results, options.name, split, len(tensors[0]))
+    evaluation.details = {k: v for k, v in scored.items() if not isinstance(v, float)}
+    return evaluation
 
 
 def split_tensors(

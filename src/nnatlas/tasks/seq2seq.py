@@ -145,6 +145,52 @@ class Seq2Seq(Task):
     def step(self, config: Any) -> Step:
         return Seq2SeqStep(config.label_smoothing)
 
+    def output_metrics(
+        self, run: Any, options: DataOptions, split: str, beam: int = 1, batch: int = 64
+    ) -> dict[str, Any]:
+        """Decode every source of a split and score the translations as a whole: corpus BLEU
+        (sacrebleu, 13a tokenization, its signature kept) and the share of exact matches.
+
+        Returns:
+            ``{"bleu": float, "exact_match": float, "signature": str, "samples": [...]}``
+        """
+        import sacrebleu
+
+        from nnatlas.data import Vocab, decode_until_eos, tokenizer_from_dict
+
+        record, model = run.record, run.trainer.model
+        if not isinstance(model, torch.nn.Module):
+            raise TaskError("BLEU needs the torch engine's decoder (this run is a NumPy twin)")
+        part = getattr(self._encode(options, record), split)
+        tokenizer = tokenizer_from_dict(record["tokenizer"])
+        tgt_vocab = Vocab.from_dict(record["tgt_vocab"])
+        src, src_lengths, _, _ = pair_tensors(part)
+        max_len = record["target_len"] + EXTRA_DECODE_STEPS
+        hypotheses = []
+        model.eval()
+        with torch.inference_mode():
+            for i in range(0, len(src), batch):
+                rows = slice(i, i + batch)
+                width = int(src_lengths[rows].max())
+                if beam == 1:
+                    out = model.greedy_decode(src[rows, :width], max_len, src_lengths[rows])
+                else:
+                    out = model.beam_search(src[rows, :width], beam, max_len,
+                                            src_lengths=src_lengths[rows])  # fmt: skip
+                hypotheses += [decode_until_eos(row, tgt_vocab, tokenizer) for row in out]
+        truths = [decode_until_eos(t, tgt_vocab, tokenizer) for t in part.tgt]
+        references = [target for _, target in part.pairs]
+        # The outputs are lower-cased when the tokenizer lower-cases: score case-insensitively.
+        metric = sacrebleu.BLEU(lowercase=bool(record["tokenizer"].get("lower", False)))
+        score = metric.corpus_score(hypotheses, [references])
+        exact = sum(h == t for h, t in zip(hypotheses, truths, strict=True)) / max(len(truths), 1)
+        samples = [
+            {"source": source, "output": output, "reference": reference}
+            for (source, reference), output in list(zip(part.pairs, hypotheses, strict=True))[:10]
+        ]
+        return {"bleu": float(score.score), "exact_match": exact,
+                "signature": str(metric.get_signature()), "samples": samples}  # fmt: skip
+
     def predict(self, run: Any, input: str, *, beam: int = 1) -> Translation:
         """Translate a sentence (or the source of ``SPLIT:INDEX``, compared with its reference).
 

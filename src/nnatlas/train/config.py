@@ -18,7 +18,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 ENGINES = ("torch", "scratch")
 AMP_MODES = ("off", "bf16", "fp16")
-EXTRA_METRICS = ("accuracy", "top5", "f1", "auc", "pr_auc", "perplexity")
+EXTRA_METRICS = ("accuracy", "top5", "f1", "auc", "pr_auc", "perplexity", "bits")
 
 
 class ConfigError(NnatlasError, ValueError):
@@ -74,7 +74,7 @@ class TrainConfig:
     metrics: str = _opt(
         "accuracy,f1",
         "comma list of extra metrics: accuracy, top5, f1, auc and pr_auc (two classes; added "
-        "by default for them), perplexity",
+        "by default for them), perplexity, bits (the loss in bits per token)",
     )
     restore_best: bool = _opt(True, "load best.pt's weights at the end of training")
     seed: int = _opt(0, "seed of every random generator (weights, data order, augmentation)")

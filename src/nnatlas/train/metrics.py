@@ -203,6 +203,8 @@ class MetricAccumulator:
                 out["pr_auc"] = average_precision(scores, labels)
         if "perplexity" in self.names:
             out["perplexity"] = perplexity(out["loss"])
+        if "bits" in self.names:  # a language model's loss in bits per token (per character)
+            out["bits"] = out["loss"] / math.log(2)
         return out
 
     def state_dict(self) -> dict[str, Any]:

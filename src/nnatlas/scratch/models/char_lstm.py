@@ -93,6 +93,7 @@ class CharRNN(Module):
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
         top_k: int | None = None,
+        top_p: float | None = None,
     ) -> np.ndarray:
         """Sample ``length`` token ids after reading ``prefix_ids``, one step at a time.
 
@@ -103,6 +104,8 @@ class CharRNN(Module):
                 0 picks the most likely token every time (greedy).
             rng: generator for the sampling (default: a fresh unseeded one).
             top_k: sample only among the k most likely tokens.
+            top_p: sample only among the most likely tokens whose probabilities add up to
+                ``top_p`` (nucleus sampling, Holtzman et al. 2019, arXiv 1904.09751).
 
         Returns:
             The prefix followed by the sampled ids, shape (T0 + length,), as the zoo's
@@ -126,7 +129,14 @@ class CharRNN(Module):
                 if top_k is not None and top_k < z.size:
                     z[z < np.partition(z, -top_k)[-top_k]] = -np.inf
                 p = np.exp(z - z.max())
-                token = int(rng.choice(p.size, p=p / p.sum()))
+                p /= p.sum()
+                if top_p is not None and top_p < 1.0:
+                    order = np.argsort(-p, kind="stable")
+                    # Keep a token while the more likely ones before it hold less than top_p.
+                    before = np.cumsum(p[order]) - p[order]
+                    p[order[before >= top_p]] = 0.0
+                    p /= p.sum()
+                token = int(rng.choice(p.size, p=p))
             out[k] = token
             logits, state = self.forward(np.array([[token]]), state)  # one step, carrying the state
         return np.concatenate([prefix, out])
