@@ -1,0 +1,54 @@
+"""Sentiment quality: recurrent classifiers on SST-2 (its dev set as the test split), with and
+without pretrained word vectors.
+
+Prints test accuracy, the wall time (data loading included) and the command, for each
+configuration asked. Needs ../shared/data/sst2; GloVe needs `make glove`.
+
+Run: ``python benchmarks/sentiment.py [--data sst2] [--epochs 3] [--configs bilstm,glove]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import nnatlas.tasks as tasks
+
+CONFIGS = {
+    "lstm": ("lstm_classifier", {}, None),
+    "bilstm": ("lstm_classifier", {"bidirectional": True}, None),
+    "gru": ("gru_classifier", {"bidirectional": True}, None),
+    "glove": ("lstm_classifier", {"bidirectional": True}, "glove-6b-50d"),
+    "glove-frozen": (
+        "lstm_classifier",
+        {"bidirectional": True, "freeze_embeddings": True},
+        "glove-6b-50d",
+    ),  # fmt: skip
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="sst2")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--configs", default="bilstm,glove")
+    args = parser.parse_args()
+    options = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    for name in args.configs.split(","):
+        model, model_options, vectors = CONFIGS[name]
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            run = tasks.train(model, args.data, run_dir=folder, model_options=model_options,
+                              word_vectors=vectors, quiet=True, **options)  # fmt: skip
+        seconds = time.perf_counter() - start
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        flags += f" --word-vectors {vectors}" if vectors else ""
+        print(f"{name}: test accuracy {run.test_metrics['accuracy']:.4f} in {seconds:.1f} s "
+              f"({len(run.history)} epochs); nnatlas train {model} --data {args.data} {flags}"
+              f" (model options {model_options})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Text generation quality: a character language model on Tiny Shakespeare, held-out loss.
+
+Prints the held-out loss in nats and bits per character (the last tenth of the text, halved
+into validation and test, as nanoGPT holds out its last 10%), the wall time (data loading
+included) and the command that reproduces it. Needs ../shared/data/tinyshakespeare (or the
+file at --data text:PATH).
+
+Run: ``python benchmarks/text_generation.py [--model lstm_lm] [--engine torch] [--epochs 3]
+[--hidden 256] [--layers 2] [--lr 3e-3] [--batch-size 64]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+
+import nnatlas.tasks as tasks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="tinyshakespeare")
+    parser.add_argument("--model", default="lstm_lm")
+    parser.add_argument("--engine", default="torch")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--layers", type=int, default=None)
+    parser.add_argument("--dropout", type=float, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--scheduler", default=None)
+    args = parser.parse_args()
+    model_options = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
+                                       ("dropout", args.dropout)) if v is not None}  # fmt: skip
+    options = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
+                                 ("batch_size", args.batch_size),
+                                 ("scheduler", args.scheduler)) if v is not None}  # fmt: skip
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        run = tasks.train(args.model, args.data, engine=args.engine, run_dir=folder,
+                          model_options=model_options, quiet=True, **options)  # fmt: skip
+    seconds = time.perf_counter() - start
+    loss = run.test_metrics["loss"]
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+    print(f"held-out loss {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char, "
+          f"perplexity {math.exp(loss):.3f}, next-character accuracy "
+          f"{run.test_metrics['accuracy']:.4f}")  # fmt: skip
+    print(f"wall time {seconds:.1f} s ({len(run.history)} epochs, {run.config.engine} engine)")
+    print(f"command: nnatlas train {args.model} --data {args.data} --engine {args.engine} {flags}"
+          + (f"  (model options {model_options})" if model_options else ""))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
