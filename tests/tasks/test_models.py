@@ -21,6 +21,7 @@ FACTS = {
     "in_features": 784,
     "vocab_size": 30,
     "padding_idx": 0,
+    "embed_dim": 8,
     "src_vocab_size": 20,
     "tgt_vocab_size": 25,
 }

@@ -8,5 +8,6 @@ from nnatlas.cli import check  # noqa: F401
 from nnatlas.cli import train  # noqa: F401
 from nnatlas.cli import evaluate  # noqa: F401
 from nnatlas.cli import predict  # noqa: F401
+from nnatlas.cli import transfer  # noqa: F401
 from nnatlas.cli import models  # noqa: F401
 from nnatlas.cli import data  # noqa: F401
