@@ -1,9 +1,11 @@
 """``nnatlas train MODEL --data DATASET``: train any zoo model on any catalog dataset.
 
 The options are built from :class:`nnatlas.train.TrainConfig`'s fields (one source of truth).
-An option left out takes the dataset's preset (:mod:`nnatlas.tasks.presets`: the model, epochs,
-learning rate ... that work well for that dataset), then the config's default. The work is done
-by :func:`nnatlas.tasks.train` (and :func:`nnatlas.tasks.resume`); this module parses and prints.
+An option left out takes the value of the ``--config`` file (TOML or JSON, the same keys; see
+:mod:`nnatlas.tune.configfile`), then the dataset's preset (:mod:`nnatlas.tasks.presets`: the
+model, epochs, learning rate ... that work well for that dataset), then the config's default.
+The work is done by :func:`nnatlas.tasks.train` (and :func:`nnatlas.tasks.resume`); this
+module parses and prints.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Optional
 import typer
 
 from nnatlas.cli.errors import UsageError, exit_on_usage_error, print_error
+from nnatlas.cli.options_file import READING, merge_config_file
 from nnatlas.cli.root import app
 from nnatlas.tasks.presets import GENERIC, PRESETS
 from nnatlas.train.callbacks import Callback
@@ -54,18 +57,27 @@ def train(
         help="zoo model name, see `nnatlas models list` (default: the dataset's preset, else "
         "the task's default model)",
     ),
-    data: str = typer.Option(
-        "digits", "--data", "-d", help="catalog dataset name, see `nnatlas data list`"
+    data: str | None = typer.Option(
+        None, "--data", "-d", help="catalog dataset name, see `nnatlas data list` (default digits)"
+    ),
+    config: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--config",
+        help="a TOML or JSON file of options: the keys of these options (batch_size = 64), "
+        "model, data and a [model_options] table of constructor arguments; between the "
+        "dataset's preset and the command line, which overrides it",
     ),
     run_name: str | None = typer.Option(
         None, help="run folder name (default MODEL-DATA-ENGINE-sSEED)"
     ),
-    runs_dir: Path = typer.Option(Path("runs"), help="where run folders are made"),  # noqa: B008
+    runs_dir: Path | None = typer.Option(  # noqa: B008
+        None, help="where run folders are made (default runs)"
+    ),
     augment: str | None = typer.Option(
         None, help="augmentation preset: none, light, standard, strong (default: the preset's)"
     ),
-    val_fraction: float = typer.Option(
-        0.1, help="fraction of the training data held out for validation"
+    val_fraction: float | None = typer.Option(
+        None, help="fraction of the training data held out for validation (default 0.1)"
     ),
     data_root: str | None = typer.Option(
         None, help="a local copy of the dataset (the run remembers it)"
@@ -104,17 +116,31 @@ def train(
     The folder holds config.json, data.json, history.csv/json, last.pt, best.pt, curves.png
     and test_metrics.json; `nnatlas eval` and `nnatlas predict` work from it alone.
 
-    Options left out take the dataset's preset (e.g. digits: mlp, 30 epochs, cosine schedule).
+    Options left out take the dataset's preset (e.g. digits: mlp, 30 epochs, cosine schedule),
+    overridden by --config FILE (e.g. a tune's best-config.toml), overridden by the command line.
     Ctrl-C stops after the current step, saves last.pt and prints the command that resumes.
     Example: nnatlas train lenet5 --data fashion-mnist --epochs 3 --engine scratch
     """
-    from rich.console import Console
-
     import nnatlas.tasks as tasks
-    from nnatlas.train import NonFiniteLossError, TrainingInterrupted, summary_table
+    from nnatlas.train import NonFiniteLossError, TrainingInterrupted
 
-    reading = dict(image_size=image_size, channels=channels, text_column=text_column)
-    reading.update(label_column=label_column, encoding=encoding, limit=limit)
+    given = dict(model=model, data=data, run_name=run_name, runs_dir=runs_dir, augment=augment)
+    given.update(val_fraction=val_fraction, data_root=data_root, image_size=image_size)
+    given.update(channels=channels, text_column=text_column, label_column=label_column)
+    given.update(encoding=encoding, limit=limit, **options)
+    model_options = None
+    with exit_on_usage_error():
+        if config is not None:
+            if resume:
+                raise UsageError("--resume continues with the run's saved config; drop --config")
+            given, model_options = merge_config_file(config, given)
+    model, data, run_name = given.pop("model"), given.pop("data") or "digits", given.pop("run_name")
+    runs_dir = Path(given.pop("runs_dir") or "runs")
+    augment, data_root = given.pop("augment"), given.pop("data_root")
+    val_fraction = given.pop("val_fraction")
+    val_fraction = 0.1 if val_fraction is None else val_fraction
+    reading = {k: given.pop(k) for k in READING}
+    options = given  # TrainConfig fields only, now
     run_dir = runs_dir / run_name if run_name else None
     with exit_on_usage_error():
         try:
@@ -134,6 +160,7 @@ def train(
                     augment=augment,
                     val_fraction=val_fraction,
                     root=data_root,
+                    model_options=model_options,
                     callbacks=[RunHeader(runs_dir)],
                     overwrite=overwrite,
                     **reading,
@@ -145,6 +172,15 @@ def train(
         except TrainingInterrupted as stop:
             _report_interrupt(stop, runs_dir)
             raise typer.Exit(130) from None
+    print_summary(run)
+
+
+def print_summary(run: Any) -> None:
+    """The summary table, the test line naming what chose the restored weights, the folder."""
+    from rich.console import Console
+
+    from nnatlas.train import summary_table
+
     trainer, test = run.trainer, run.test_metrics or {}
     if trainer.stop_reason and not run.config.quiet:
         print(trainer.stop_reason)
@@ -157,7 +193,7 @@ def train(
         )
     extras = "".join(
         f"  test {name} {test[name]:.4f}"
-        for name in ("auc", "pr_auc", "perplexity")
+        for name in ("auc", "pr_auc", "perplexity", "bits", "bleu", "exact_match")
         if name in test
     )
     print(
@@ -185,10 +221,13 @@ class RunHeader(Callback):
         record, sizes = extra.get("record", {}), extra.get("sizes", {})
         name = trainer.model_info.get("name", type(trainer.model).__name__)
         threads = f"{trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
-        print(
-            f"model  {name}: {trainer.num_parameters():,} parameters, {config.engine} engine "
-            f"on {trainer.device.type}, {threads}"
-        )
+        counts = getattr(trainer.model, "parameter_counts", None)
+        size = f"{trainer.num_parameters():,} parameters"
+        if callable(counts):  # a transfer model: what learns and what stays as pretrained
+            trainable, frozen = counts()
+            size = f"{trainable:,} trainable and {frozen:,} frozen parameters"
+            size += f" ({trainer.model.strategy} on {trainer.model.backbone})"
+        print(f"model  {name}: {size}, {config.engine} engine on {trainer.device.type}, {threads}")
         split_sizes = " / ".join(
             f"{sizes[k]:,} {k}" for k in ("train", "val", "test") if k in sizes
         )
