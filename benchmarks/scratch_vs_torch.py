@@ -12,9 +12,19 @@ grad, so the scratch LeNet skips it too (``requires_input_grad = False`` on conv
 block and the LSTM compute the input gradient in both engines (as inside a deeper network).
 
 Rows (targets = the largest acceptable scratch/torch ratio):
-    LeNet-5       N=128, 1x28x28, cross-entropy loss         <= 2.0
-    BasicBlock    N=64, 16 channels, 32x32, random upstream  <= 4.0
-    LSTM          T=100, N=32, D=H=256, random upstream       <= 1.5
+    LeNet-5          N=128, 1x28x28, cross-entropy loss                  <= 2.0
+    BasicBlock       N=64, 16 channels, 32x32, random upstream           <= 4.0
+    LSTM             T=100, N=32, D=H=256, random upstream                <= 1.5
+    ResNet-20        N=128, 3x32x32, training step                       <= 2.0
+    LSTM classifier  N=64, T=64, vocabulary 10k, E=100, H=128, training   <= 2.0
+
+The two training-step rows are whole steps as the Trainer takes them: forward, cross-entropy,
+backward, the optimizer step (ResNet-20: SGD with Nesterov momentum and weight decay, the
+cifar10 preset; the classifier: Adam after clipping the gradient norm to 1, the sst2 preset),
+with the zoo model and the NumPy twin that ``nnatlas.bridge.scratch_twin`` builds from it
+(both compute the input gradient of the first layer as they do in training: torch skips it).
+The classifier reads texts padded at the end with their lengths (packed in torch, masked in the
+twin), as the text task feeds it.
 """
 
 from __future__ import annotations
@@ -130,6 +140,66 @@ def lstm_steps(rng: np.random.Generator) -> tuple[Step, Step] | None:
     return upstream_steps(lstm, twin, x, grad)
 
 
+def training_steps(
+    zoo_name: str,
+    kwargs: dict,
+    inputs: tuple[np.ndarray, ...],
+    y: np.ndarray,
+    optimizer: tuple[str, dict],
+    clip: float = 0.0,
+) -> tuple[Step, Step]:
+    """A full training step of the zoo model and of its NumPy twin, from the same weights."""
+    from nnatlas.bridge.zoo import scratch_twin
+    from nnatlas.models import create_model
+    from nnatlas.scratch import optim
+    from nnatlas.scratch.clip import clip_grad_norm_
+    from nnatlas.train.optimizers import build_optimizer
+
+    twin = create_model(zoo_name, **kwargs)
+    model = scratch_twin(twin)
+    name, opts = optimizer
+    opt_s = build_optimizer(name, model.parameters(), library=optim, **opts)
+    opt_t = build_optimizer(name, twin.parameters(), **opts)
+    criterion = CrossEntropyLoss()
+    t_inputs, ty = tuple(torch.from_numpy(a) for a in inputs), torch.from_numpy(y)
+
+    def scratch_step() -> None:
+        model.zero_grad()
+        criterion(model(*inputs), y)
+        model.backward(criterion.backward())
+        if clip:
+            clip_grad_norm_(model.parameters(), clip)
+        opt_s.step()
+
+    def torch_step() -> None:
+        opt_t.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(twin(*t_inputs), ty).backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(twin.parameters(), clip)
+        opt_t.step()
+
+    return scratch_step, torch_step
+
+
+def resnet20_steps(rng: np.random.Generator) -> tuple[Step, Step]:
+    x = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    sgd = ("nesterov", {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4})
+    return training_steps("resnet20", {"num_classes": 10}, (x,), y, sgd)
+
+
+def lstm_classifier_steps(rng: np.random.Generator) -> tuple[Step, Step]:
+    n, t, vocab = 64, 64, 10_000
+    x = rng.integers(1, vocab, (n, t))
+    lengths = rng.integers(8, t + 1, n)
+    lengths[0] = t  # the batch is cut to its longest text, as the text task cuts it
+    x[np.arange(t)[None, :] >= lengths[:, None]] = 0  # padding at the end, with the lengths
+    y = rng.integers(0, 2, n)
+    kwargs = {"vocab_size": vocab, "num_classes": 2, "padding_idx": 0}
+    adam = ("adam", {"lr": 2e-3})
+    return training_steps("lstm_classifier", kwargs, (x, lengths), y, adam, clip=1.0)
+
+
 def time_pair(scratch: Step, torch_step: Step, warmup: int, repeats: int) -> tuple[float, float]:
     """Median milliseconds of each step, alternating the engines."""
     for _ in range(warmup):
@@ -170,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per engine first")
     parser.add_argument(
-        "--only", choices=["lenet", "block", "lstm"], action="append", help="run some rows"
+        "--only",
+        choices=["lenet", "block", "lstm", "resnet20", "lstm_classifier"],
+        action="append",
+        help="run some rows",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the rows as JSON instead of a table"
@@ -191,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         ("lenet", "LeNet-5 (N=128, 1x28x28)", 2.0, lenet_steps),
         ("block", "ResNet BasicBlock (N=64, 16ch, 32x32)", 4.0, block_steps),
         ("lstm", "LSTM (T=100, N=32, H=256)", 1.5, lstm_steps),
+        ("resnet20", "ResNet-20 train step (N=128, 3x32x32)", 2.0, resnet20_steps),
+        ("lstm_classifier", "LSTM classifier train step (N=64, T=64)", 2.0, lstm_classifier_steps),
     ]
     with threadpool_limits(limits=args.threads, user_api="blas"):
         blas = [

@@ -12,10 +12,24 @@ import numpy as np
 import pytest
 import torch
 
+from nnatlas.models import alexnet as zoo_alexnet
 from nnatlas.models import create_model
+from nnatlas.models import resnet_cifar as zoo_cifar
+from nnatlas.models import vgg as zoo_vgg
 from nnatlas.models.resnet import BasicBlock as ZooBasicBlock
 from nnatlas.models.resnet import conv1x1
-from nnatlas.scratch.models import MLP, BasicBlock, CharLSTM, CharRNN, LeNet5
+from nnatlas.scratch.models import (
+    MLP,
+    VGG,
+    AlexNet,
+    BasicBlock,
+    CharLSTM,
+    CharRNN,
+    CifarBasicBlock,
+    LeNet5,
+    RecurrentClassifier,
+    Seq2Seq,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs/LAYOUTS.md"
@@ -61,6 +75,29 @@ SECTIONS: dict[str, list[Pair]] = {
             lambda: create_model("rnn_lm", **LM),
         )
     ],
+    "CIFAR ResNet block (option A) <-> CifarBasicBlock": [
+        (lambda: CifarBasicBlock(16, 32, 2), lambda: zoo_cifar.CifarBasicBlock(16, 32, 2)),
+        (
+            lambda: CifarBasicBlock(16, 32, 2, residual=False),
+            lambda: zoo_cifar.CifarBasicBlock(16, 32, 2, residual=False),
+        ),
+    ],
+    "vgg11(pool_size=1, hidden=512) <-> VGG": [
+        (
+            lambda: VGG(zoo_vgg.CFGS["A"], num_classes=10, pool_size=1, hidden=512),
+            lambda: create_model("vgg11", num_classes=10, pool_size=1, hidden=512),
+        )
+    ],
+    "alexnet_small <-> AlexNet": [
+        (
+            lambda: AlexNet(zoo_alexnet.CFGS["small"], num_classes=10, pool_size=3, hidden=1024),
+            lambda: create_model("alexnet_small"),
+        )
+    ],
+    "lstm_classifier <-> RecurrentClassifier": [
+        (RecurrentClassifier, lambda: create_model("lstm_classifier"))
+    ],
+    "seq2seq <-> Seq2Seq": [(Seq2Seq, lambda: create_model("seq2seq"))],
 }
 
 

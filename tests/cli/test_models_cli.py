@@ -28,12 +28,21 @@ def test_models_list_shows_every_family_with_counts() -> None:
     assert result.exit_code == 0, result.output
     for text in ("resnet20", "269,722", "vgg16", "138,357,544", "seq2seq", "lstm_lm"):
         assert text in result.output
+    # The NumPy column says which entries have a twin (--engine scratch trains them).
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "NumPy" in result.output
+    for name in ("mlp", "lenet5", "alexnet_small", "vgg19_bn", "resnet56", "plain20"):
+        assert "│ yes" in rows[name], name
+    for name in ("rnn_classifier", "gru_lm", "seq2seq"):
+        assert "│ yes" in rows[name], name
+    assert "│ -" in rows["resnet18"]
 
 
 def test_models_info_prints_params_flops_and_layers() -> None:
     result = runner.invoke(app, ["models", "info", "resnet20", "--input", "3x32x32"])
     assert result.exit_code == 0, result.output
     assert "parameters: 269,722" in result.output
+    assert "NumPy twin: nnatlas.scratch.models.resnet_cifar:CifarResNet" in result.output
     assert f"{2 * RESNET20_MACS:,}" in result.output
     assert "layer3.2.conv2" in result.output and "linear" in result.output
 

@@ -47,6 +47,15 @@ CASES: dict[str, tuple[Callable[[], Module], tuple]] = {
     "BasicBlock": (lambda: M.BasicBlock(3, 3), (np.ones((2, 3, 4, 4)),)),
     "CharRNN": (lambda: M.CharRNN(5, 3, 3, cell="gru"), (np.ones((2, 4, 5)),)),
     "CharLSTM": (lambda: M.CharLSTM(5, 3, 3), (np.ones((2, 4, 5)),)),
+    "ShortcutA": (lambda: M.ShortcutA(2, 4, 2), (np.ones((2, 4, 2, 2)),)),
+    "CifarBasicBlock": (lambda: M.CifarBasicBlock(3, 3), (np.ones((2, 3, 4, 4)),)),
+    "CifarResNet": (lambda: M.CifarResNet(1), (np.ones((2, 10)),)),
+    "VGG": (lambda: M.VGG([4, "M"], hidden=8, pool_size=1), (np.ones((2, 1000)),)),
+    "AlexNet": (lambda: M.AlexNet([(4, 3, 1, 1, True)], hidden=8), (np.ones((2, 1000)),)),
+    "RecurrentClassifier": (lambda: M.RecurrentClassifier(5, 2, 3, 3), (np.ones((2, 2)),)),
+    "AdditiveAttention": (lambda: M.AdditiveAttention(3, 3, 3), (np.ones((2, 3)),)),
+    "LuongAttention": (lambda: M.LuongAttention(3, 3), (np.ones((2, 3)),)),
+    "Seq2Seq": (lambda: M.Seq2Seq(5, 5, 3, 3), (np.ones((2, 4, 5)),)),
 }
 
 

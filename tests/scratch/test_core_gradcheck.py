@@ -8,7 +8,13 @@ import pytest
 from nnatlas.scratch import activations as act
 from nnatlas.scratch.batchnorm import BatchNorm1d
 from nnatlas.scratch.dropout import Dropout
-from nnatlas.scratch.gradcheck import gradcheck, gradcheck_loss, numerical_gradient, rel_error
+from nnatlas.scratch.gradcheck import (
+    gradcheck,
+    gradcheck_directions,
+    gradcheck_loss,
+    numerical_gradient,
+    rel_error,
+)
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.losses import CrossEntropyLoss
 from nnatlas.scratch.models.mlp import MLP
@@ -81,6 +87,22 @@ def test_gradcheck_detects_a_broken_input_gradient_inside_a_model():
     assert not report.passed
     assert report.per_tensor["input"] > 1e-3 and report.per_tensor["0.weight"] > 1e-3
     assert report.per_tensor["2.weight"] < 1e-8  # layers after the bug are still right
+
+
+def test_directional_gradcheck_passes_a_model_and_catches_one_wrong_element():
+    x = np.random.default_rng(2).standard_normal((6, 4))
+    good = Sequential(Linear(4, 5), BatchNorm1d(5), act.Tanh(), Linear(5, 3))
+    report = gradcheck_directions(good, x, directions=4)
+    assert report.passed, report
+    assert set(report.per_tensor) == {f"direction {k}" for k in range(4)}
+    # A 1% error in one weight of the first layer shows along every direction.
+    broken = Sequential(_BrokenWeightLinear(4, 5), act.Tanh(), Linear(5, 3))
+    bad = gradcheck_directions(broken, x, directions=4)
+    assert not bad.passed and min(bad.per_tensor.values()) > 1e-6
+    # ... as does a broken input gradient in the middle of the model.
+    assert not gradcheck_directions(
+        Sequential(Linear(4, 3), _BrokenInputTanh(), Linear(3, 2)), x
+    ).passed
 
 
 def test_gradcheck_freezes_dropout_masks_and_keeps_the_callers_module():

@@ -37,6 +37,8 @@ def test_sequence_layer_matches_torch(kind, config):
         SEQUENCE_CONFIGS[config][k]
         for k in ("num_layers", "batch_first", "bidirectional", "with_state", "bias")
     )
+    # Rows of their own lengths, against torch's packed sequences.
+    lengths = np.array([T, 3, 1]) if SEQUENCE_CONFIGS[config].get("lengths") else None
     cls, torch_cls, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(7)
     kw = dict(
@@ -54,8 +56,17 @@ def test_sequence_layer_matches_torch(kind, config):
     else:
         hx = hxt = None
 
-    out, state = layer(x, hx)
-    out_t, state_t = twin(xt, hxt)
+    out, state = layer(x, hx, lengths=lengths)
+    if lengths is None:
+        out_t, state_t = twin(xt, hxt)
+    else:
+        pack = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.from_numpy(lengths), batch_first=batch_first, enforce_sorted=False
+        )
+        out_t, state_t = twin(pack, hxt)
+        out_t = torch.nn.utils.rnn.pad_packed_sequence(
+            out_t, batch_first=batch_first, total_length=T
+        )[0]
     finals = state if is_lstm else (state,)
     finals_t = state_t if is_lstm else (state_t,)
     assert out.shape == tuple(out_t.shape)

@@ -55,12 +55,33 @@ def test_models_of_another_kind_are_refused_with_the_right_ones_named() -> None:
 
 
 def test_the_registry_is_the_one_list_of_twins() -> None:
-    # The bridge reads the registry; these are the twins the NumPy engine has today.
-    expected = ["gru_lm", "lenet5", "lenet5_1998", "lstm_lm", "mlp", "rnn_lm"]
+    # The bridge reads the registry; these are the twins the NumPy engine has today: every
+    # model of the learning path (the torchvision-style ResNets and the pretrained backbones
+    # of transfer learning have none).
+    expected = [
+        "alexnet", "alexnet_small", "gru_classifier", "gru_lm", "lenet5", "lenet5_1998",
+        "lstm_classifier", "lstm_lm", "mlp", "plain20", "plain32", "plain56", "resnet20",
+        "resnet32", "resnet44", "resnet56", "rnn_classifier", "rnn_lm", "seq2seq", "vgg11",
+        "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    ]  # fmt: skip
     assert models_with_twins() == expected
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+def _built_size(name: str) -> int:
+    with torch.device("meta"):  # shapes only
+        model = zoo.create_model(name, **model_kwargs(zoo.get_model_entry(name), FACTS))
+    return sum(p.numel() for p in model.parameters())
+
+
+# VGG's and AlexNet's ImageNet heads hold 60-140M weights: seconds each to build and copy.
+BIG = 20_000_000
+EVERY_MODEL = [
+    pytest.param(name, marks=pytest.mark.slow) if _built_size(name) > BIG else name
+    for name in zoo.list_models()
+]
+
+
+@pytest.mark.parametrize("name", EVERY_MODEL)
 def test_scratch_engine_builds_every_declared_twin_and_refuses_the_others(name: str) -> None:
     entry = zoo.get_model_entry(name)
     kwargs = model_kwargs(entry, FACTS)
@@ -88,9 +109,23 @@ def test_both_engines_start_from_the_same_weights_for_a_seed(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["vgg11_bn", "alexnet"])
+def test_big_models_build_their_twin_with_a_small_head(name: str) -> None:
+    # The fast stand-in for the slow cases above: the same twin class, a head of 64 units.
+    kwargs = {**model_kwargs(zoo.get_model_entry(name), FACTS), "hidden": 64}
+    twin = build_model(name, "scratch", {**kwargs, "pool_size": 1}, seed=3)
+    net = build_model(name, "torch", {**kwargs, "pool_size": 1}, seed=3)
+    assert type(twin).__name__ == type(net).__name__
+    assert twin.num_parameters() == sum(p.numel() for p in net.parameters())
+
+
 def test_a_twin_without_an_option_of_the_zoo_model_is_refused() -> None:
     with pytest.raises(TaskError, match="no dropout"):
         build_model("lstm_lm", "scratch", {"vocab_size": 10, "dropout": 0.2})
+    with pytest.raises(TaskError, match="no dropout"):
+        build_model("seq2seq", "scratch", {"dropout": 0.1})
+    with pytest.raises(TaskError, match="no dropout between stacked layers"):
+        build_model("gru_classifier", "scratch", {"num_layers": 2, "dropout": 0.3})
 
 
 def test_a_twin_that_would_learn_other_numbers_is_refused() -> None:

@@ -14,6 +14,8 @@ three Adam steps), plus a finite-difference check of every weight.
 
 The layer checks compare by hand instead of through ``check_parity`` because they also need the
 gradients w.r.t. the initial state ``hx``, an argument ``check_parity`` does not differentiate.
+The ``lengths`` configurations give the rows their own lengths, against torch's
+``pack_padded_sequence``.
 
 The cases are declarative tables owned by the checks (``SEQUENCE_LAYERS`` x ``SEQUENCE_CONFIGS``,
 ``CELL_CASES``, ``LM_CASES``); the tests in ``tests/scratch`` parametrize over these same tables.
@@ -68,7 +70,17 @@ SEQUENCE_CONFIGS: dict[str, dict[str, bool | int]] = {
     " bias=False, initial state": dict(
         num_layers=1, batch_first=False, bidirectional=False, with_state=True, bias=False
     ),
-}
+    # rows of their own lengths, as torch runs a PackedSequence (pack_padded_sequence)
+    " lengths": dict(
+        num_layers=1, batch_first=True, bidirectional=False, with_state=False, bias=True,
+        lengths=True,
+    ),
+    " bidirectional, 2 layers, lengths, initial state": dict(
+        num_layers=2, batch_first=False, bidirectional=True, with_state=True, bias=True,
+        lengths=True,
+    ),
+}  # fmt: skip
+LENGTHS = np.array([2, 3, 1])  # N = 3 rows, one full, one of a single step
 # name -> (scratch cell, torch cell, options both take)
 CELL_CASES: dict[str, tuple[type, Callable[..., torch.nn.Module], dict]] = {
     "RNNCell": (RNNCell, torch.nn.RNNCell, {"nonlinearity": "tanh"}),
@@ -89,16 +101,19 @@ def _check_sequence(
     bidirectional: bool,
     with_state: bool,
     bias: bool = True,
+    lengths: bool = False,
 ):
     cls, torch_cls, options = SEQUENCE_LAYERS[kind]
     rng = np.random.default_rng(0)
+    n = len(LENGTHS) if lengths else N
+    lens = LENGTHS if lengths else None
     kw = dict(
         num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional, bias=bias
     )
     layer = cls(D, H, **kw, **options, dtype=np.float64, rng=rng)
     is_lstm = cls is LSTM
-    states_shape = (num_layers * (2 if bidirectional else 1), N, H)
-    x = rng.standard_normal((N, T, D) if batch_first else (T, N, D))
+    states_shape = (num_layers * (2 if bidirectional else 1), n, H)
+    x = rng.standard_normal((n, T, D) if batch_first else (T, n, D))
     h0 = Parameter(rng.standard_normal(states_shape))  # Parameters so gradcheck perturbs them
     c0 = Parameter(rng.standard_normal(states_shape))
 
@@ -109,7 +124,7 @@ def _check_sequence(
 
     # -- gradcheck: the layer as a function of x, its weights and (h0, c0) ----------------------
     def forward(inp: np.ndarray):
-        return layer(inp, hx())
+        return layer(inp, hx(), lengths=lens)
 
     def backward(grad):
         out_grad, final_grad = grad
@@ -133,8 +148,17 @@ def _check_sequence(
     h0t, c0t = (torch.tensor(s.data, requires_grad=True) for s in (h0, c0))
     hxt = ((h0t, c0t) if is_lstm else h0t) if with_state else None
     layer.zero_grad()  # gradcheck left its gradients in place
-    out, finals = layer(x, hx())
-    out_t, finals_t = twin(xt, hxt)
+    out, finals = layer(x, hx(), lengths=lens)
+    if lengths:  # torch's way: pack the padded batch, unpack the output to its full length
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.from_numpy(lens), batch_first=batch_first, enforce_sorted=False
+        )
+        out_t, finals_t = twin(packed, hxt)
+        out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            out_t, batch_first=batch_first, total_length=T
+        )
+    else:
+        out_t, finals_t = twin(xt, hxt)
     finals, finals_t = (finals, finals_t) if is_lstm else ((finals,), (finals_t,))
     g_out = rng.standard_normal(out.shape)
     g_finals = [rng.standard_normal(f.shape) for f in finals]

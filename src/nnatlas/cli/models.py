@@ -73,7 +73,8 @@ def _human(n: float) -> str:
 def list_cmd(
     family: str | None = typer.Option(None, help="Only this family (e.g. vgg, resnet_cifar)."),
 ) -> None:
-    """List the registered models with their family, input and parameter count."""
+    """List the registered models with their family, input, parameter count and whether they
+    have a NumPy twin (``--engine scratch`` trains it; `nnatlas models info NAME` names it)."""
     import torch
     from rich.console import Console
     from rich.table import Table
@@ -91,9 +92,11 @@ def list_cmd(
             model = create_model(name)
         shape = "x".join(map(str, entry.default_input))
         shape += "" if entry.kind == "image" else " tokens"
-        rows.append((name, entry.family, shape, f"{count_parameters(model):,}", entry.description))
+        twin = "yes" if entry.scratch_twin else "-"
+        params = f"{count_parameters(model):,}"
+        rows.append((name, entry.family, shape, params, twin, entry.description))
     table = Table(title="nnatlas model zoo")
-    for i, col in enumerate(("name", "family", "input", "params")):
+    for i, col in enumerate(("name", "family", "input", "params", "NumPy")):
         # The facts never wrap or shrink; only the description gives way on a narrow terminal.
         width = max([len(col)] + [len(r[i]) for r in rows])
         table.add_column(col, justify="right" if col == "params" else "left", min_width=width)
@@ -157,6 +160,8 @@ def info_cmd(
     trainable = count_parameters(model, trainable_only=True)
     console.print(f"[bold]{name}[/bold] ({entry.family}): {entry.description}")
     console.print(f"parameters: {total:,} ({trainable:,} trainable)")
+    twin = entry.scratch_twin or "none yet (--engine torch only)"
+    console.print(f"NumPy twin: {twin}")
     what = "x".join(map(str, shape)) + (" image" if entry.kind == "image" else "-token sequence")
     console.print(
         f"forward FLOPs for one {what}: {flops:,} ({_human(flops)}; "

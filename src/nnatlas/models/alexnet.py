@@ -27,6 +27,8 @@ class ConvSpec(NamedTuple):
     pool: bool  # overlapping MaxPool2d(3, 2) after the ReLU (2012 paper, section 3.4)
 
 
+SCRATCH_TWIN = "nnatlas.scratch.models.alexnet:AlexNet"
+
 CFGS: dict[str, list[ConvSpec]] = {
     # torchvision / arXiv 1404.5997: 224 -> 55 -> 27 -> 13 -> 6 with the three poolings.
     "imagenet": [
@@ -78,7 +80,7 @@ class AlexNet(VisionModel):
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.alexnet.AlexNet.
     """
 
     def __init__(
@@ -91,7 +93,9 @@ class AlexNet(VisionModel):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        self.in_chans = in_chans
+        # The constructor arguments, kept so the bridge can build the NumPy twin from the model.
+        self.cfg, self.in_chans, self.pool_size = list(cfg), in_chans, pool_size
+        self.hidden, self.dropout = hidden, dropout
         self.features = make_features(cfg, in_chans)
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
         flat = cfg[-1].out_channels * pool_size * pool_size
@@ -117,13 +121,13 @@ class AlexNet(VisionModel):
         return self.classifier[:-1](x) if pre_logits else self.classifier(x)
 
 
-@register_model(family="alexnet", default_input=(3, 224, 224))
+@register_model(family="alexnet", default_input=(3, 224, 224), scratch_twin=SCRATCH_TWIN)
 def alexnet(num_classes: int = 1000, in_chans: int = 3, **kwargs: object) -> AlexNet:
     """AlexNet for ImageNet-size inputs (torchvision keys, 61,100,840 parameters)."""
     return AlexNet(CFGS["imagenet"], num_classes, in_chans, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="alexnet", default_input=(3, 32, 32))
+@register_model(family="alexnet", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def alexnet_small(num_classes: int = 10, in_chans: int = 3, **kwargs: object) -> AlexNet:
     """AlexNet for 28/32 px images: 5x5 first conv, 3x3 pooled map, 1024-wide hidden layers."""
     kwargs.setdefault("pool_size", 3)

@@ -33,7 +33,7 @@ class AdditiveAttention(nn.Module):
         query: (N, Hq), keys: (N, S, Hk), mask: (N, S) bool or None
         -> context (N, Hk), weights (N, S)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.attention.AdditiveAttention.
     """
 
     def __init__(self, query_size: int, key_size: int, attn_size: int) -> None:
@@ -58,7 +58,7 @@ class LuongAttention(nn.Module):
         query: (N, Hq), keys: (N, S, Hk), mask: (N, S) bool or None
         -> context (N, Hk), weights (N, S)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.attention.LuongAttention.
     """
 
     def __init__(self, query_size: int, key_size: int, mode: str = "general") -> None:

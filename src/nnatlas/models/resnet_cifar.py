@@ -35,7 +35,7 @@ class ShortcutA(nn.Module):
     Shape:
         x: (N, in_planes, H, W) -> (N, planes, H / stride, W / stride)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.resnet_cifar.ShortcutA.
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int) -> None:
@@ -58,7 +58,7 @@ class CifarBasicBlock(nn.Module):
     Shape:
         x: (N, in_planes, H, W) -> (N, planes, H / stride, W / stride)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.resnet_cifar.CifarBasicBlock.
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, residual: bool = True) -> None:
@@ -94,7 +94,7 @@ class CifarResNet(VisionModel):
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes); trained on 32x32
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.resnet_cifar.CifarResNet.
     """
 
     def __init__(
@@ -135,48 +135,51 @@ class CifarResNet(VisionModel):
         return x if pre_logits else self.linear(x)
 
 
+SCRATCH_TWIN = "nnatlas.scratch.models.resnet_cifar:CifarResNet"
+
+
 def _make(depth: int, residual: bool, kwargs: dict[str, object]) -> CifarResNet:
     assert (depth - 2) % 6 == 0, depth
     return CifarResNet((depth - 2) // 6, residual=residual, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="resnet_cifar", default_input=(3, 32, 32))
+@register_model(family="resnet_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def resnet20(**kwargs: object) -> CifarResNet:
     """CIFAR ResNet-20 (option A), 269,722 parameters; akamaster's keys."""
     return _make(20, True, kwargs)
 
 
-@register_model(family="resnet_cifar", default_input=(3, 32, 32))
+@register_model(family="resnet_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def resnet32(**kwargs: object) -> CifarResNet:
     """CIFAR ResNet-32 (option A), 464,154 parameters; akamaster's keys."""
     return _make(32, True, kwargs)
 
 
-@register_model(family="resnet_cifar", default_input=(3, 32, 32))
+@register_model(family="resnet_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def resnet44(**kwargs: object) -> CifarResNet:
     """CIFAR ResNet-44 (option A), 658,586 parameters; akamaster's keys."""
     return _make(44, True, kwargs)
 
 
-@register_model(family="resnet_cifar", default_input=(3, 32, 32))
+@register_model(family="resnet_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def resnet56(**kwargs: object) -> CifarResNet:
     """CIFAR ResNet-56 (option A), 853,018 parameters; akamaster's keys."""
     return _make(56, True, kwargs)
 
 
-@register_model(family="plain_cifar", default_input=(3, 32, 32))
+@register_model(family="plain_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def plain20(**kwargs: object) -> CifarResNet:
     """Plain 20-layer CIFAR net: ResNet-20 without shortcuts (degradation experiment)."""
     return _make(20, False, kwargs)
 
 
-@register_model(family="plain_cifar", default_input=(3, 32, 32))
+@register_model(family="plain_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def plain32(**kwargs: object) -> CifarResNet:
     """Plain 32-layer CIFAR net: ResNet-32 without shortcuts."""
     return _make(32, False, kwargs)
 
 
-@register_model(family="plain_cifar", default_input=(3, 32, 32))
+@register_model(family="plain_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def plain56(**kwargs: object) -> CifarResNet:
     """Plain 56-layer CIFAR net: ResNet-56 without shortcuts."""
     return _make(56, False, kwargs)

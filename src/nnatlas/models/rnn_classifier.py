@@ -16,6 +16,7 @@ from nnatlas.models.registry import register_model
 from nnatlas.models.rnn_utils import make_rnn
 
 POOLINGS = ("last", "mean", "max")
+SCRATCH_TWIN = "nnatlas.scratch.models.rnn_classifier:RecurrentClassifier"
 
 
 class RecurrentClassifier(nn.Module):
@@ -38,7 +39,8 @@ class RecurrentClassifier(nn.Module):
     Shape:
         x: (N, T) int64, lengths: (N,) or None (all T) -> (N, num_classes)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.rnn_classifier.RecurrentClassifier (without dropout
+    between stacked layers).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class RecurrentClassifier(nn.Module):
         self.num_features = hidden_size * self.num_directions
         self.head = nn.Linear(self.num_features, num_classes)
         self.vocab_size, self.num_classes, self.pooling = vocab_size, num_classes, pooling
+        self.cell = cell
 
     def forward_features(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
@@ -134,19 +137,25 @@ class RecurrentClassifier(nn.Module):
         self.num_classes = num_classes
 
 
-@register_model(family="rnn_classifier", default_input=(32,), kind="tokens")
+@register_model(
+    family="rnn_classifier", default_input=(32,), kind="tokens", scratch_twin=SCRATCH_TWIN
+)
 def rnn_classifier(**kwargs: object) -> RecurrentClassifier:
     """Elman (tanh) RNN text classifier."""
     return RecurrentClassifier(cell="rnn", **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="rnn_classifier", default_input=(32,), kind="tokens")
+@register_model(
+    family="rnn_classifier", default_input=(32,), kind="tokens", scratch_twin=SCRATCH_TWIN
+)
 def lstm_classifier(**kwargs: object) -> RecurrentClassifier:
     """LSTM text classifier (Hochreiter & Schmidhuber 1997)."""
     return RecurrentClassifier(cell="lstm", **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="rnn_classifier", default_input=(32,), kind="tokens")
+@register_model(
+    family="rnn_classifier", default_input=(32,), kind="tokens", scratch_twin=SCRATCH_TWIN
+)
 def gru_classifier(**kwargs: object) -> RecurrentClassifier:
     """GRU text classifier (Cho et al. 2014)."""
     return RecurrentClassifier(cell="gru", **kwargs)  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ class Encoder(nn.Module):
     Shape:
         src: (N, S) int64, lengths: (N,) -> outputs (N, S, H), state (L, N, H) [pair for LSTM]
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.seq2seq.Encoder.
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class Decoder(nn.Module):
         y_prev: (N,) int64, state, enc_out: (N, S, H), src_mask: (N, S)
         -> logits (N, V), state, attention weights (N, S) or None
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.seq2seq.Decoder.
     """
 
     def __init__(
@@ -143,7 +143,7 @@ class Seq2Seq(nn.Module):
     Shape:
         src: (N, S) int64, tgt_in: (N, T) int64 starting with bos -> logits (N, T, tgt_vocab_size)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.seq2seq.Seq2Seq (dropout 0 and teacher forcing only).
     """
 
     def __init__(
@@ -350,7 +350,12 @@ class Seq2Seq(nn.Module):
         return max(finished, key=lambda f: f[0])[1]
 
 
-@register_model(family="seq2seq", default_input=(12,), kind="seq2seq")
+@register_model(
+    family="seq2seq",
+    default_input=(12,),
+    kind="seq2seq",
+    scratch_twin="nnatlas.scratch.models.seq2seq:Seq2Seq",
+)
 def seq2seq(**kwargs: object) -> Seq2Seq:
     """GRU encoder-decoder with Bahdanau attention (cell= and attention= change it)."""
     return Seq2Seq(**kwargs)  # type: ignore[arg-type]

@@ -15,7 +15,13 @@ from nnatlas.scratch.conv import Conv2d
 from nnatlas.scratch.dropout import Dropout
 from nnatlas.scratch.embedding import Embedding
 from nnatlas.scratch.flatten import Flatten
-from nnatlas.scratch.gradcheck import gradcheck, gradcheck_loss, numerical_gradient, rel_error
+from nnatlas.scratch.gradcheck import (
+    gradcheck,
+    gradcheck_directions,
+    gradcheck_loss,
+    numerical_gradient,
+    rel_error,
+)
 from nnatlas.scratch.init import manual_seed
 from nnatlas.scratch.linear import Linear
 from nnatlas.scratch.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -64,6 +70,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "gradcheck",
+    "gradcheck_directions",
     "gradcheck_loss",
     "init",
     "load_npz",

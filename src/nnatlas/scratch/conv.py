@@ -14,10 +14,15 @@ The backward pass reuses the same columns:
   * otherwise "col2im": ``grad_cols = W^T @ grad_out`` and each kernel offset (kH * kW of them)
     adds its strided slice back onto the input grid (the adjoint of im2col).
 
-Buffers (the padded input and the columns) are kept between calls of the same shape: the
-columns are what the backward pass needs, and reusing them spares a large allocation per step.
-Memory: the columns hold kH * kW copies of the input (9x for a 3x3 kernel), which is fine for the
-small images this engine is meant for (MNIST, CIFAR) and the reason it is not meant for 224x224.
+The batch goes through in chunks of a few images (:data:`COLS_CHUNK_BYTES` of columns each):
+the columns hold kH * kW copies of the input (9x for a 3x3 kernel, 75 MB for a batch of 128
+CIFAR images with 16 channels), and written all at once they stream through main memory twice,
+once from im2col and once into the GEMM. A chunk's columns stay in the cache between the two, and
+the backward pass rebuilds them from the padded input it keeps (a copy, not a recomputation of
+the forward) instead of holding every layer's columns for the whole step. Measured on the 2-core
+machine, one BLAS thread, (128, 16, 32, 32) / (128, 32, 16, 16) / (128, 64, 8, 8) 3x3 convs:
+im2col + GEMM 24.1 / 21.2 / 17.3 ms over the whole batch, 14.0 / 11.5 / 10.1 ms in chunks of 8.
+Buffers (the padded input, a chunk's columns) are kept between calls of the same shape.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 IntPair = int | tuple[int, int]
+# Columns per chunk of the batch: a few MB stay in the L2/L3 caches between im2col and the GEMM
+# (2-5 MB measured best; see the module docstring).
+COLS_CHUNK_BYTES = 4 << 20
 
 
 def _pair(value: IntPair, name: str, layer: str, minimum: int = 1) -> tuple[int, int]:
@@ -203,6 +211,20 @@ class Conv2d(Module):
         """Shape: (C_out, C_in/G, kH, kW) -> (G, C_out/G, C_in/G * kH * kW), a view."""
         return self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
 
+    def _chunks(self, n: int, per_image: int) -> list[slice]:
+        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each."""
+        step = max(1, COLS_CHUNK_BYTES // max(1, per_image))
+        return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+    def _columns(self, use: str, xp: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+        """im2col of a chunk into a reused buffer. Shape: (n, C, H_pad, W_pad) -> (n, G, K, P),
+        K = C/G * kH * kW and P = H_out * W_out."""
+        n, c = xp.shape[:2]
+        kh, kw = self.kernel_size
+        cols = self._buffer(use, (n, c, kh, kw, *out_size), xp.dtype, zero=False)
+        im2col(xp, self.kernel_size, self.stride, self.dilation, out_size, out=cols)
+        return cols.reshape(n, self.groups, -1, out_size[0] * out_size[1])
+
     # -- forward / backward -------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_ndim(self, x, f"(N, {self.in_channels}, H, W)", (4,))
@@ -218,33 +240,36 @@ class Conv2d(Module):
             self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
         )
         xp = self._pad("x_pad", x, self.padding)  # (N, C_in, H_pad, W_pad)
-        kh, kw = self.kernel_size
-        cols = self._buffer("cols", (n, self.in_channels, kh, kw, ho, wo), dtype, zero=False)
-        im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
-        cols = cols.reshape(n, g, -1, ho * wo)  # (N, G, C_in/G * kH * kW, P), P = H_out * W_out
-        out = np.matmul(self._weight_groups(), cols)  # (N, G, C_out/G, P)
-        out = out.reshape(n, self.out_channels, ho, wo)  # (N, C_out, H_out, W_out)
+        out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
+        out_g = out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P), a view
+        per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
+        for part in self._chunks(n, per_image * x.itemsize):
+            cols = self._columns("cols", xp[part], (ho, wo))  # (n, G, K, P)
+            np.matmul(self._weight_groups(), cols, out=out_g[part])  # (n, G, C_out/G, P)
         if self.bias is not None:
             out += self.bias.data[:, None, None]
-        self._cache = (cols, (h, w))
+        self._cache = (xp, (h, w), per_image * x.itemsize)
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         if self._cache is None:
             raise RuntimeError(f"{self.layer_name}: backward called before forward")
-        cols, (h, w) = self._cache
-        n, g = cols.shape[0], self.groups
+        xp, (h, w), per_image = self._cache
+        n, g = xp.shape[0], self.groups
         ho, wo = grad_out.shape[2:]
         grad_out = np.ascontiguousarray(grad_out, dtype=self.weight.data.dtype)
         grad_g = grad_out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P)
         if self.bias is not None:
             self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
-        # dW^T = cols @ grad^T: (N, G, K, P) @ (N, G, P, C_out/G) -> summed over N: (G, K, C_out/G).
+        # dW^T = cols @ grad^T: (n, G, K, P) @ (n, G, P, C_out/G) -> summed over n: (G, K, C_out/G).
         # This operand order, with grad^T made contiguous (it is small), runs 1.5-3x faster in
         # OpenBLAS than grad @ cols^T, which streams the large cols transposed.
-        grad_t = np.ascontiguousarray(grad_g.transpose(0, 1, 3, 2))  # (N, G, P, C_out/G)
-        grad_w = np.matmul(cols, grad_t).sum(axis=0).transpose(0, 2, 1)  # (G, C_out/G, K)
-        self.weight.accumulate(grad_w.reshape(self.weight.data.shape))
+        grad_w = 0.0
+        for part in self._chunks(n, per_image):
+            cols = self._columns("cols", xp[part], (ho, wo))  # rebuilt, as in forward
+            grad_t = np.ascontiguousarray(grad_g[part].transpose(0, 1, 3, 2))  # (n, G, P, C/G)
+            grad_w = grad_w + np.matmul(cols, grad_t).sum(axis=0)  # (G, K, C_out/G)
+        self.weight.accumulate(grad_w.transpose(0, 2, 1).reshape(self.weight.data.shape))
         if not self.requires_input_grad:
             return None
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
@@ -284,7 +309,8 @@ class Conv2d(Module):
 
         dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
         i.e. a stride-1 convolution whose kernel is W flipped in space with C_in and C_out
-        swapped; it costs one im2col of grad_out and one GEMM, like the forward pass.
+        swapped; it costs one im2col of grad_out and one GEMM, like the forward pass (in chunks
+        of the batch, as the forward pass).
         """
         n, g = grad_out.shape[0], self.groups
         (kh, kw), (dh, dw), (h, w) = self.kernel_size, self.dilation, size
@@ -300,13 +326,18 @@ class Conv2d(Module):
             ]
             pad = (max(pad[0], 0), max(pad[1], 0))
         gp = self._pad("grad_pad", np.ascontiguousarray(grad_out), pad)  # (N, C_out, H+.., W+..)
-        cols = self._buffer(
-            "grad_cols", (n, self.out_channels, kh, kw, h, w), grad_out.dtype, zero=False
-        )
-        im2col(gp, self.kernel_size, (1, 1), self.dilation, (h, w), out=cols)
-        cols = cols.reshape(n, g, c_out_g * kh * kw, h * w)  # (N, G, C_out/G * kH * kW, H * W)
-        grad_x = np.matmul(w_flip, cols)  # (N, G, C_in/G, H * W)
-        return grad_x.reshape(n, self.in_channels, h, w)
+        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_out.dtype)
+        grad_x_g = grad_x.reshape(n, g, c_in_g, h * w)  # (N, G, C_in/G, H * W), a view
+        per_image = self.out_channels * kh * kw * h * w * grad_out.itemsize
+        for part in self._chunks(n, per_image):
+            cols = self._buffer(
+                "grad_cols", (gp[part].shape[0], self.out_channels, kh, kw, h, w),
+                grad_out.dtype, zero=False,
+            )  # fmt: skip
+            im2col(gp[part], self.kernel_size, (1, 1), self.dilation, (h, w), out=cols)
+            cols = cols.reshape(-1, g, c_out_g * kh * kw, h * w)  # (n, G, C_out/G * kH * kW, HW)
+            np.matmul(w_flip, cols, out=grad_x_g[part])  # (n, G, C_in/G, H * W)
+        return grad_x
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

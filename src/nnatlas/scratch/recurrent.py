@@ -11,6 +11,12 @@ without hiding the algorithm:
 - with ``record=True`` the layer keeps per-step hidden states and gate activations, and after
   ``backward`` the norm of dL/dh_t at every step (the vanishing-gradient picture).
 
+Variable-length batches (``lengths=``, what torch does with a ``PackedSequence``): a row stops at
+its own last step. Past it the row's state is carried unchanged and its output is 0, so padding
+changes nothing; the reverse direction reads each row back to front from its own last step (the
+steps are reordered per row, so in step order the padding is always at the end). In the backward
+pass the padded steps pass the state gradient through untouched and give the cell no gradient.
+
 Parameters carry torch's names and layouts (``weight_ih_l0`` (G*H, D), ``weight_hh_l0`` (G*H, H),
 ``bias_ih_l0``, ``bias_hh_l0``, then ``_l1`` ..., ``_reverse`` for the backward direction), so
 ``state_dict()`` loads into ``torch.nn.LSTM`` unchanged.
@@ -23,6 +29,19 @@ import numpy as np
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, ShapeError
 from nnatlas.scratch.rnn_cells import GRUCell, LSTMCell, RNNCell, State, _Cell
+
+
+def _in_step_order(a: np.ndarray, reverse: bool, order: np.ndarray | None) -> np.ndarray:
+    """Reorder (T, N, *) from time to step order (and back: the map is its own inverse).
+
+    The forward direction's steps are the times; the reverse direction's are the times read
+    backwards, per row from its own last step when ``order`` (T, N) is given.
+    """
+    if not reverse:
+        return a
+    if order is None:
+        return a[::-1]
+    return a[order, np.arange(a.shape[1])[None, :]]  # (T, N, *): row n reads a[order[t, n], n]
 
 
 class _Recurrent(Module):
@@ -146,11 +165,35 @@ class _Recurrent(Module):
         return tuple(states)
 
     # -- forward ------------------------------------------------------------------------------
+    def _steps(self, lengths: np.ndarray | None, T: int, N: int, unbatched: bool):
+        """Per-step masks (T, N, 1) and the reverse direction's per-row step order (T, N), or
+        ``(None, None)`` without ``lengths`` (every row runs all T steps)."""
+        if lengths is None:
+            return None, None
+        lengths = np.asarray(lengths)
+        if unbatched or lengths.shape != (N,) or lengths.dtype.kind not in "iu":
+            raise ShapeError(
+                f"{self.layer_name}: lengths must be (N,) = ({N},) integers for a batched input, "
+                f"got {lengths.shape} {lengths.dtype}"
+            )
+        if lengths.min() < 1 or lengths.max() > T:
+            raise ShapeError(
+                f"{self.layer_name}: lengths must be in 1..{T} (the input has T = {T}), got "
+                f"{lengths.tolist()}"
+            )
+        t = np.arange(T)[:, None]  # (T, 1)
+        mask = (t < lengths[None, :])[:, :, None]  # (T, N, 1): True on real steps
+        # Step k of the reverse direction reads time L - 1 - k of a row of length L (padding
+        # keeps its place at the end); the map is its own inverse, so it also maps back.
+        reverse_order = np.where(mask[:, :, 0], lengths[None, :] - 1 - t, t)  # (T, N)
+        return mask, reverse_order
+
     def _forward(
-        self, x: np.ndarray, hx: np.ndarray | State | None
+        self, x: np.ndarray, hx: np.ndarray | State | None, lengths: np.ndarray | None = None
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         x, unbatched = self._time_major(x)  # (T, N, D)
         T, N, _ = x.shape
+        mask, reverse_order = self._steps(lengths, T, N, unbatched)
         states0 = self._initial_states(hx, N, unbatched)  # each (L*dirs, N, H)
         finals = tuple(np.empty_like(s) for s in states0)
         runs = []  # per (layer, direction): what backward needs
@@ -159,7 +202,10 @@ class _Recurrent(Module):
             outs = []
             for d, suffix in enumerate(self._suffixes(layer)):
                 k = layer * self.num_directions + d
-                run = self._run(self._cell(suffix), layer_in, tuple(s[k] for s in states0), d == 1)
+                order = reverse_order if d == 1 else None
+                run = self._run(
+                    self._cell(suffix), layer_in, tuple(s[k] for s in states0), d == 1, mask, order
+                )
                 for final, s in zip(finals, run["final"], strict=True):
                     final[k] = s
                 outs.append(run["out"])
@@ -175,43 +221,70 @@ class _Recurrent(Module):
             output = output.transpose(1, 0, 2)  # (T, N, H) -> (N, T, H)
         return output, finals
 
-    def _run(self, cell: _Cell, x: np.ndarray, state: State, reverse: bool) -> dict:
-        """One direction of one layer over the whole sequence. x: (T, N, D) -> out (T, N, H)."""
+    def _run(
+        self,
+        cell: _Cell,
+        x: np.ndarray,
+        state: State,
+        reverse: bool,
+        mask: np.ndarray | None = None,
+        order: np.ndarray | None = None,
+    ) -> dict:
+        """One direction of one layer over the whole sequence. x: (T, N, D) -> out (T, N, H).
+
+        ``mask`` (T, N, 1) marks the real steps of each row (None: all); ``order`` (T, N) is the
+        reverse direction's per-row step order when rows have their own lengths.
+        """
         T, N, D = x.shape
-        xs = x[::-1] if reverse else x  # the reverse direction reads the sequence back to front
+        xs = _in_step_order(x, reverse, order)  # the reverse direction reads back to front
         xs = np.ascontiguousarray(xs).reshape(T * N, D)  # (T*N, D)
         gx = cell.input_projection(xs).reshape(T, N, -1)  # (T, N, G*H): one GEMM for all steps
         out = np.empty((T, N, self.hidden_size), dtype=gx.dtype)
         h0, caches = state[0], []
         for t in range(T):
-            state, cache = cell.step_forward(gx[t], state)
-            out[t] = state[0]
+            new_state, cache = cell.step_forward(gx[t], state)
+            if mask is None or mask[t].all():
+                state = new_state
+                out[t] = state[0]
+            else:  # rows past their last step keep their state and output 0
+                m = mask[t]  # (N, 1)
+                state = tuple(
+                    np.where(m, new, old) for new, old in zip(new_state, state, strict=True)
+                )
+                out[t] = np.where(m, new_state[0], 0.0)
             caches.append(cache)
         return {
             "cell": cell,
             "x": xs,
             "h0": h0,
-            "out_steps": out,  # in step order (reversed in time for the reverse direction)
-            "out": out[::-1] if reverse else out,
+            # In step order (reversed in time for the reverse direction); a padded step's 0 is
+            # never read as h_{t-1}: padding only follows a row's real steps.
+            "out_steps": out,
+            "out": _in_step_order(out, reverse, order),  # the same map takes steps back to time
             "caches": caches,
             "final": state,
             "reverse": reverse,
+            "mask": mask,
+            "order": order,
         }
 
     def _record(self, runs: list[dict]) -> None:
         """Keep per-step states and gates, in time order, as (T, N, H) arrays."""
         self.last_states, self.last_gates = {}, {}
         for key, run in zip(self._run_keys(), runs, strict=True):
-            order = slice(None, None, -1) if run["reverse"] else slice(None)
+
+            def in_time(steps: np.ndarray, run: dict = run) -> np.ndarray:
+                return _in_step_order(steps, run["reverse"], run["order"])
+
             cell, caches = run["cell"], run["caches"]
             states = {"h": np.array(run["out"])}
             if self._num_states == 2:  # LSTM: c_t is the memory the gates write to
                 c = np.stack([cache[1] for cache in caches[1:]] + [run["final"][1]])
-                states["c"] = c[order]
+                states["c"] = in_time(c)
             self.last_states[key] = states
             per_step = [cell.gate_activations(cache) for cache in caches]
             names = per_step[0].keys() if per_step else ()
-            self.last_gates[key] = {n: np.stack([g[n] for g in per_step])[order] for n in names}
+            self.last_gates[key] = {n: in_time(np.stack([g[n] for g in per_step])) for n in names}
 
     def _run_keys(self) -> list[str]:
         return [s[1:] for layer in range(self.num_layers) for s in self._suffixes(layer)]
@@ -277,14 +350,28 @@ class _Recurrent(Module):
         Returns dx (T, N, D) in time order, the gradient of the initial state, and ||dL/dh_t||.
         """
         cell, caches, reverse = run["cell"], run["caches"], run["reverse"]
+        mask, order = run["mask"], run["order"]
         T = len(caches)
-        grad_steps = grad_out[::-1] if reverse else grad_out  # step order
+        grad_steps = _in_step_order(grad_out, reverse, order)  # step order
         dgx_all = dgh_all = None  # (T, N, G*H), allocated on the first step
         norms = np.empty(T)
         for t in reversed(range(T)):
-            dh = grad_steps[t] + dstate[0]  # from the output at t and from step t + 1
+            padded = mask is not None and not mask[t].all()
+            m = mask[t] if padded else None  # (N, 1)
+            # From the output at t and from step t + 1; a padded step's output is a constant 0.
+            dh = (grad_steps[t] if m is None else grad_steps[t] * m) + dstate[0]
             norms[t] = np.sqrt(np.vdot(dh, dh))
-            dgx, dgh, dstate = cell.step_backward((dh, *dstate[1:]), caches[t])
+            carried = (dh, *dstate[1:])
+            if m is not None:  # a padded row's step is the identity on the state: no gradient
+                carried_in = tuple(d * m for d in carried)  # for the cell (its math is linear
+            else:  # in dstate, so zero rows stay zero)
+                carried_in = carried
+            dgx, dgh, dprev = cell.step_backward(carried_in, caches[t])
+            dstate = (
+                dprev
+                if m is None
+                else tuple(np.where(m, dp, dc) for dp, dc in zip(dprev, carried, strict=True))
+            )
             if dgx_all is None:
                 dgx_all = np.empty((T, *dgx.shape), dgx.dtype)
                 dgh_all = dgx_all if dgh is dgx else np.empty_like(dgx_all)
@@ -302,8 +389,38 @@ class _Recurrent(Module):
             cell.bias_hh.accumulate(dgh2.sum(axis=0))
         dx = (dgx2 @ cell.weight_ih.data).reshape(T, -1, cell.input_size)  # (T, N, D)
         if reverse:
-            return dx[::-1], dstate, norms[::-1]
+            return _in_step_order(dx, True, order), dstate, norms[::-1]
         return dx, dstate, norms
+
+    # -- one step at a time, for decoders that feed their output back (attention) -----------
+    def step(self, x: np.ndarray, hx: np.ndarray | State | None = None) -> tuple:
+        """Run ``x`` (usually one time step) and hand back the cache instead of keeping it.
+
+        A decoder whose next input depends on this step's output (Bahdanau attention reads the
+        state to build the next input) calls the layer once per step; each call would replace
+        the layer's own cache, so this returns it for :meth:`step_backward` to take back.
+
+        Returns:
+            ``(output, state, cache)``; ``output`` and ``state`` as :meth:`forward` returns them.
+        """
+        output, finals = self._forward(x, hx)
+        state = finals if self._num_states == 2 else finals[0]
+        return output, state, self._cache
+
+    def step_backward(
+        self, cache: dict, grad_output: np.ndarray | None, grad_state: np.ndarray | State | None
+    ) -> tuple[np.ndarray, np.ndarray | State]:
+        """BPTT through one :meth:`step`: ``(dL/dx, dL/dhx)``, accumulating the weight gradients.
+
+        ``grad_state`` is dL/d(the state the step returned): ``h`` (LSTM: ``(h, c)``) or None.
+        """
+        self._cache = cache
+        if grad_state is None:
+            grads: tuple = (None,) * self._num_states
+        else:
+            grads = tuple(grad_state) if self._num_states == 2 else (grad_state,)
+        grad_x = self._backward(grad_output, grads)
+        return grad_x, self.grad_hx
 
     def _user_shape(self, shape: tuple[int, int, int], unbatched: bool) -> tuple[int, ...]:
         T, N, F = shape
@@ -339,6 +456,9 @@ class RNN(_Recurrent):
     Shape:
         x: (T, N, D) (or (N, T, D) when batch_first, or unbatched (T, D)),
         h0: (L*dirs, N, H) -> output (T, N, dirs*H), h_n (L*dirs, N, H).
+        ``lengths``: (N,) ints in 1..T, each row's real steps (torch packs such a batch with
+        ``pack_padded_sequence``): output is 0 past a row's length and h_n is its state at its
+        own last step (for the reverse direction, at its first).
         ``backward(grad_output, grad_h_n=None)`` returns dL/dx and leaves dL/dh0 in ``grad_hx``.
 
     See: torch.nn.RNN. Check: ``nnatlas check "RNN-tanh"``. Tests:
@@ -368,8 +488,10 @@ class RNN(_Recurrent):
         )  # fmt: skip
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: np.ndarray, hx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        output, (h_n,) = self._forward(x, hx)
+    def forward(
+        self, x: np.ndarray, hx: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        output, (h_n,) = self._forward(x, hx, lengths)
         return output, h_n
 
     def backward(
@@ -386,6 +508,7 @@ class LSTM(_Recurrent):
     Shape:
         x: (T, N, D) (or (N, T, D) when batch_first, or unbatched (T, D)),
         hx = (h0, c0), each (L*dirs, N, H) -> output (T, N, dirs*H), (h_n, c_n) each (L*dirs, N, H).
+        ``lengths``: (N,) as for :class:`RNN`.
         ``backward(grad_output, grad_h_n=None, grad_c_n=None)`` returns dL/dx and leaves
         ``(dL/dh0, dL/dc0)`` in ``grad_hx``.
         With ``record=True``: ``last_gates["l0"]["f"]`` is (T, N, H), as is
@@ -398,9 +521,12 @@ class LSTM(_Recurrent):
     cell_class = LSTMCell
 
     def forward(
-        self, x: np.ndarray, hx: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        x: np.ndarray,
+        hx: tuple[np.ndarray, np.ndarray] | None = None,
+        lengths: np.ndarray | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        output, (h_n, c_n) = self._forward(x, hx)
+        output, (h_n, c_n) = self._forward(x, hx, lengths)
         return output, (h_n, c_n)
 
     def backward(
@@ -426,8 +552,10 @@ class GRU(_Recurrent):
 
     cell_class = GRUCell
 
-    def forward(self, x: np.ndarray, hx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        output, (h_n,) = self._forward(x, hx)
+    def forward(
+        self, x: np.ndarray, hx: np.ndarray | None = None, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        output, (h_n,) = self._forward(x, hx, lengths)
         return output, h_n
 
     def backward(

@@ -248,7 +248,9 @@ class LSTMCell(_Cell):
     def step_forward(self, gx: np.ndarray, state: State) -> tuple[State, tuple]:
         h_prev, c_prev = state
         a = gx + h_prev @ self.weight_hh.data.T  # (N, 4H) pre-activations of the four gates
-        a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # (N, H) each, torch's order i, f, g, o
+        H = self.hidden_size
+        # (N, H) each, torch's order i, f, g, o (slices: np.split costs ~30 us a call in Python)
+        a_i, a_f, a_g, a_o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
         i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
         c = f * c_prev + i * g  # (N, H): forget part of the memory, write the gated candidate
         tanh_c = np.tanh(c)

@@ -35,6 +35,25 @@ WORD_MIN_FREQ = 2  # words seen once in training become <unk> (halves Multi30k's
 EXTRA_DECODE_STEPS = 10  # a translation may run this much longer than the longest target
 
 
+def _decode(
+    model: Any, src: torch.Tensor, beam: int, max_len: int, lengths: torch.Tensor | None = None
+) -> Any:
+    """Greedy (``beam`` 1) or beam-search decoding of ``src`` (N, S) by either engine's model:
+    the zoo's ``Seq2Seq`` or its NumPy twin, which has the same two methods on arrays.
+
+    Returns:
+        (N, L) ids, a tensor or an array, each row ending with eos (see ``Seq2Seq``).
+    """
+    model.eval()
+    if not isinstance(model, torch.nn.Module):  # a NumPy twin
+        src = src.numpy()  # type: ignore[assignment]
+        lengths = None if lengths is None else lengths.numpy()  # type: ignore[assignment]
+    with torch.inference_mode():
+        if beam == 1:
+            return model.greedy_decode(src, max_len, lengths)
+        return model.beam_search(src, beam, max_len, src_lengths=lengths)
+
+
 class Seq2SeqStep(Step):
     """Teacher forcing: the decoder reads the true previous token; cross-entropy per target token.
 
@@ -159,25 +178,17 @@ class Seq2Seq(Task):
         from nnatlas.data import Vocab, decode_until_eos, tokenizer_from_dict
 
         record, model = run.record, run.trainer.model
-        if not isinstance(model, torch.nn.Module):
-            raise TaskError("BLEU needs the torch engine's decoder (this run is a NumPy twin)")
         part = getattr(self._encode(options, record), split)
         tokenizer = tokenizer_from_dict(record["tokenizer"])
         tgt_vocab = Vocab.from_dict(record["tgt_vocab"])
         src, src_lengths, _, _ = pair_tensors(part)
         max_len = record["target_len"] + EXTRA_DECODE_STEPS
         hypotheses = []
-        model.eval()
-        with torch.inference_mode():
-            for i in range(0, len(src), batch):
-                rows = slice(i, i + batch)
-                width = int(src_lengths[rows].max())
-                if beam == 1:
-                    out = model.greedy_decode(src[rows, :width], max_len, src_lengths[rows])
-                else:
-                    out = model.beam_search(src[rows, :width], beam, max_len,
-                                            src_lengths=src_lengths[rows])  # fmt: skip
-                hypotheses += [decode_until_eos(row, tgt_vocab, tokenizer) for row in out]
+        for i in range(0, len(src), batch):
+            rows = slice(i, i + batch)
+            width = int(src_lengths[rows].max())
+            out = _decode(model, src[rows, :width], beam, max_len, src_lengths[rows])
+            hypotheses += [decode_until_eos(row, tgt_vocab, tokenizer) for row in out]
         truths = [decode_until_eos(t, tgt_vocab, tokenizer) for t in part.tgt]
         references = [target for _, target in part.pairs]
         # The outputs are lower-cased when the tokenizer lower-cases: score case-insensitively.
@@ -212,14 +223,8 @@ class Seq2Seq(Task):
             index = pick_example((part.src,), input, split, index)
             (source, reference), target = part.pairs[index], part.tgt[index]
         src = encode_text(source, src_vocab, tokenizer, record["max_len"]).unsqueeze(0)  # (1, S)
-        model = run.trainer.model
-        model.eval()
         max_len = record["target_len"] + EXTRA_DECODE_STEPS
-        with torch.inference_mode():
-            if beam == 1:
-                out = model.greedy_decode(src, max_len=max_len)[0]
-            else:
-                out = model.beam_search(src, beam_size=beam, max_len=max_len)[0]
+        out = _decode(run.trainer.model, src, beam, max_len)[0]
         output = decode_until_eos(out, tgt_vocab, tokenizer)
         if target is None:
             return Translation(source, output)
