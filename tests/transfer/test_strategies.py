@@ -7,6 +7,7 @@ depend on where the weights came from.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,29 @@ def test_the_command_compares_strategies(tmp_path: Path) -> None:
     for strategy in ("scratch", "features", "finetune", "discriminative", "gradual"):
         assert strategy in result.stdout
     assert "wrote" in result.stdout and "strategies.png" in result.stdout
+
+
+def test_a_comma_list_compares_those_strategies_and_an_earlier_comparison_is_kept(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from nnatlas.cli import _register, app
+
+    _register()
+    data = write_folder(tmp_path / "photos")
+    command = [
+        "transfer", "--backbone", "resnet20", "--weights", "none", "--data", data,
+        "--strategy", "scratch,features", "--epochs", "1", "--image-size", "32", "--quiet",
+        "--runs-dir", str(tmp_path / "runs"),
+    ]  # fmt: skip
+    first = CliRunner().invoke(app, command)
+    assert first.exit_code == 0, first.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    table = json.loads((folder / "table.json").read_text())
+    assert [row["strategy"] for row in table["rows"]] == ["scratch", "features"]
+    again = CliRunner().invoke(app, command)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert json.loads((folder / "table.json").read_text()) == table  # untouched
+    replaced = CliRunner().invoke(app, [*command, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output

@@ -27,7 +27,7 @@ def transfer(
     strategy: str = typer.Option(
         "features",
         help="scratch, features (frozen backbone, cached features), finetune, discriminative, "
-        "gradual, or compare (all of them)",
+        "gradual; compare (all of them) or a comma list to compare, e.g. scratch,features",
     ),
     weights: Optional[str] = typer.Option(  # noqa: UP045
         None,
@@ -68,11 +68,11 @@ def transfer(
     options = {k: v for k, v in options.items() if v is not None}
     with exit_on_usage_error():
         try:
-            if strategy == "compare":
-                sizes = _sizes(train_size)
+            if strategy == "compare" or "," in strategy:
+                chosen = None if strategy == "compare" else _strategies(strategy)
                 comparison = api.compare(
-                    backbone, data, train_sizes=sizes, runs_dir=runs_dir, weights=weights,
-                    **options,
+                    backbone, data, chosen, train_sizes=_sizes(train_size), runs_dir=runs_dir,
+                    weights=weights, overwrite=overwrite, **options,
                 )  # fmt: skip
             else:
                 if train_size is not None:
@@ -85,10 +85,17 @@ def transfer(
         except NonFiniteLossError as err:
             print_error("training stopped", err)
             raise typer.Exit(1) from None
-    if strategy != "compare":
+    if strategy != "compare" and "," not in strategy:
         print_summary(run)
         return
     _print_comparison(comparison)
+
+
+def _strategies(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if len(names) < 2:
+        raise UsageError(f"--strategy {text!r}: name two or more strategies to compare")
+    return names
 
 
 def _sizes(text: str | None) -> list[int] | None:

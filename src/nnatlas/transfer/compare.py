@@ -53,6 +53,7 @@ def compare(
     runs_dir: str | Path = "runs",
     seed: int = 0,
     weights: str | None = "pretrained",
+    overwrite: bool = False,
     **options: Any,
 ) -> Comparison:
     """Train ``backbone`` on ``data`` with each strategy (and each ``train_sizes`` labelled
@@ -62,6 +63,8 @@ def compare(
         strategies: default every one of :data:`nnatlas.models.STRATEGIES`.
         train_sizes: labelled training examples per class (a stratified subset of the training
             split); default all of it.
+        overwrite: replace the runs of an earlier comparison in the same folder (without it,
+            such a run is refused before anything trains).
         **options: for every run (``epochs``, ``image_size`` ...), over each strategy's defaults.
     """
     import nnatlas.tasks as tasks
@@ -75,13 +78,18 @@ def compare(
         raise tasks.TaskError(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}")
     name = default_run_name(backbone, data, "compare", seed).removesuffix("-compare-s0")
     folder = Path(runs_dir) / f"compare-{name}"
+    if not overwrite and (folder / "table.json").exists():
+        raise tasks.TaskError(
+            f"{folder} holds an earlier comparison; pass --overwrite to replace it, or choose "
+            "another --runs-dir"
+        )
     rows = []
     for per_class in list(train_sizes or [None]):
         for strategy in strategies:
             start = time.perf_counter()
             run = train(
                 backbone, data, strategy, weights=weights, seed=seed, limit_per_class=per_class,
-                run_dir=folder / f"{strategy}-{per_class or 'all'}", overwrite=True, **options,
+                run_dir=folder / f"{strategy}-{per_class or 'all'}", overwrite=overwrite, **options,
             )  # fmt: skip
             rows.append(_row(run, strategy, per_class, time.perf_counter() - start))
     comparison = Comparison(folder, rows)
