@@ -66,6 +66,7 @@ def test_a_tunes_best_config_trains_with_nnatlas_train(tmp_path):
     out = result.stdout
     assert "2 trials: 2 complete, 0 pruned, 0 fail, 0 running" in out
     assert "default configuration (the preset): val_accuracy" in out
+    assert "validation examples (one standard error" in out  # the gain against its noise
     assert "retrained best (trial" in out and "test accuracy" in out
     best = tmp_path / "t" / "best-config.toml"
     text = best.read_text()

@@ -6,6 +6,7 @@ the table of trials and what the search found.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,22 @@ def _print_trial(row: dict[str, Any]) -> None:
     print(f"trial {row['number']:3d}  {state:<18} {value:>7}  {_params(row['params'])}{note}")
 
 
+def _print_gain(result: Any) -> None:
+    """Best minus default, against the noise of a validation accuracy (when it is one)."""
+    default = result.default or {}
+    examples = default.get("examples") or 0
+    if default.get("value") is None or result.metric == "val_loss" or not examples:
+        return
+    p = default["value"]
+    error = math.sqrt(max(p * (1 - p), 1e-12) / examples)
+    gain = result.best["value"] - p
+    print(
+        f"best - default: {gain:+.4f} on {examples} validation examples (one standard error "
+        f"{error:.4f}); the best of {len(result.rows)} trials is chosen on these examples and "
+        "flatters itself: the retrained best's test figure is the unbiased one"
+    )
+
+
 def _print_result(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -201,6 +218,7 @@ def _print_result(result: Any) -> None:
             f"best: trial {result.best['number']}, {metric} {result.best['value']:.4f}: "
             f"{_params(result.best['params'])}"
         )
+        _print_gain(result)
     if result.final is not None:
         final = result.final
         test = final["test"]

@@ -296,17 +296,23 @@ def summarize(rows: list[dict[str, Any]]) -> list[str]:
             f"{whole}{note}"
         )
     base = {(r["capacity"], r["size"]): r for r in plain}
+    tally: dict[str, list[str]] = {"shrinks": [], "within noise": [], "GROWS": []}
     for r in rows:
         if r["regularizer"] == "none" or (r["capacity"], r["size"]) not in base:
             continue
         b = base[(r["capacity"], r["size"])]
         verdict = _verdict(b["gap"], r["gap"], noise(b["val_accuracy"], b["val_examples"]))
+        tally[verdict.split(" (")[0]].append(f"{r['regularizer']} at {r['size']}")
         test = r["test_accuracy"] - b["test_accuracy"]
         out.append(
             f"{r['regularizer']}, {r['capacity']} MLP, {r['size']} examples: gap "
             f"{b['gap']:.3f} -> {r['gap']:.3f}: {verdict}; test accuracy "
             f"{b['test_accuracy']:.3f} -> {r['test_accuracy']:.3f} ({test:+.3f})"
         )
+    total = sum(map(len, tally.values()))
+    if total:
+        said = "; ".join(f"{k} {len(v)} ({', '.join(v)})" for k, v in tally.items() if v)
+        out.append(f"in all, of {total} regularized runs the gap {said}")
     return out
 
 

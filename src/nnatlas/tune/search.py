@@ -63,9 +63,12 @@ class ValidationDone(Exception):
     """Raised by :class:`TrialReporter` when a run has trained and validated: it ends the run
     before :func:`nnatlas.tasks.train` evaluates the test split, which a trial must not see."""
 
-    def __init__(self, best_value: float | None, best_epoch: int | None, epochs: int) -> None:
+    def __init__(
+        self, best_value: float | None, best_epoch: int | None, epochs: int, examples: int = 0
+    ) -> None:
         super().__init__(f"validated: best {best_value} at epoch {best_epoch} of {epochs}")
         self.best_value, self.best_epoch, self.epochs = best_value, best_epoch, epochs
+        self.examples = examples  # validation examples: how fine the metric's steps are
 
 
 class TrialReporter(Callback):
@@ -81,6 +84,10 @@ class TrialReporter(Callback):
     def __init__(self, trial: Any, metric: str) -> None:
         self.trial, self.metric = trial, metric
         self.pruned_at: int | None = None
+        self.examples = 0
+
+    def on_fit_begin(self, trainer: Any) -> None:
+        self.examples = int(trainer.extra.get("sizes", {}).get("val", 0))
 
     def on_epoch_end(self, trainer: Any, row: dict[str, Any]) -> None:
         if self.trial is None:
@@ -99,7 +106,9 @@ class TrialReporter(Callback):
         # stopped by an exception (pruned, diverged, Ctrl-C) lets that exception through.
         finished = trainer.epoch >= trainer.config.epochs or bool(trainer.stop_reason)
         if self.pruned_at is None and finished:
-            raise ValidationDone(trainer.best_value, trainer.best_epoch, trainer.epoch)
+            raise ValidationDone(
+                trainer.best_value, trainer.best_epoch, trainer.epoch, self.examples
+            )
 
 
 @dataclass
@@ -426,7 +435,8 @@ class _TrialContext:
         try:
             self.train(params, run_dir, [reporter])
         except ValidationDone as done:
-            return {"value": done.best_value, "epoch": done.best_epoch, "epochs": done.epochs}
+            return {"value": done.best_value, "epoch": done.best_epoch, "epochs": done.epochs,
+                    "examples": done.examples}  # fmt: skip
         raise RuntimeError("the run ended without TrialReporter's ValidationDone")
 
     def run(self, study: Any, trial: Any) -> dict[str, Any]:
