@@ -23,6 +23,42 @@ def env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+# Two processes that reserve trials exactly as `tune` does (under the lock beside the SQLite
+# file), but finish each at once instead of training: the reservation alone, in seconds.
+RESERVER = """
+import os, sys, time
+import optuna
+from nnatlas.tune.search import _lock_path, _reserve, _storage, study_lock
+url, trials, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lock = _lock_path(url, folder)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+with study_lock(lock):
+    study = optuna.create_study(storage=_storage(url), study_name="s", load_if_exists=True)
+while True:
+    with study_lock(lock):
+        trial = _reserve(study, trials, "tpe", 0)
+    if trial is None:
+        break
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(0.05)  # a trial that takes a while: the other process reserves meanwhile
+    study.tell(trial, x)
+"""
+
+
+def test_processes_reserving_together_never_collide_nor_overshoot(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fast.db'}"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", RESERVER, url, "12", str(tmp_path)], env=env())
+        for _ in range(3)
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
+    study = optuna.load_study(study_name="s", storage=url)
+    assert [t.number for t in study.trials] == list(range(12))
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    assert len({t.user_attrs["worker"]["pid"] for t in study.trials}) >= 2
+
+
+@pytest.mark.slow  # two processes that import torch and train: 64 s on a busy 2-core machine
 def test_two_processes_started_together_share_one_study(tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     commands = [
