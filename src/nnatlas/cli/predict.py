@@ -63,6 +63,8 @@ def predict(
         print(result)
         return
     print(f"{loaded.checkpoint}: {input}")
+    label, probability = result.top[0]
+    print(f"label {label} (probability {probability:.4f})")
     table = Table()
     table.add_column("class")
     table.add_column("probability", justify="right")

@@ -25,6 +25,12 @@ from nnatlas.tasks.presets import GENERIC, PRESETS
 from nnatlas.train.callbacks import Callback
 from nnatlas.train.config import TrainConfig
 
+# The sequence applications' data options (language models, word vocabularies, sentence pairs),
+# passed to tasks.train by name beside options_file.READING.
+SEQUENCE_READING = (
+    "tokenizer", "bptt", "min_freq", "max_size", "max_len", "truncate_side", "reverse_pairs",
+)  # fmt: skip
+
 
 # -- the command: options generated from TrainConfig -------------------------------------------
 def _config_parameters() -> list[inspect.Parameter]:
@@ -98,6 +104,40 @@ def train(
     limit: int | None = typer.Option(
         None, help="train on at most N training examples (a stratified subset for classifiers)"
     ),
+    tokenizer: str | None = typer.Option(
+        None, help="language models: read the corpus as char or word tokens (default char)"
+    ),
+    bptt: int | None = typer.Option(
+        None,
+        help="language models: truncated BPTT over consecutive chunks of N tokens, the hidden "
+        "state carried between them (default: shuffled windows, each from a zero state)",
+    ),
+    min_freq: int | None = typer.Option(
+        None, help="word vocabularies: words seen fewer times in training become <unk>"
+    ),
+    max_size: int | None = typer.Option(
+        None, help="word vocabularies: at most N entries, the 4 reserved tokens included"
+    ),
+    max_len: int | None = typer.Option(
+        None, help="text classification: tokens kept per text (default: the dataset's)"
+    ),
+    truncate_side: str | None = typer.Option(
+        None,
+        help="text classification: where a longer text is cut: post keeps its beginning, pre "
+        "its end (default post)",
+    ),
+    reverse_pairs: bool | None = typer.Option(
+        None,
+        "--reverse-pairs/--no-reverse-pairs",
+        help="sentence pairs: translate the other way, target to source",
+        show_default=False,
+    ),
+    model_option: list[str] | None = typer.Option(  # noqa: B008
+        None,
+        "--model-option",
+        help="KEY=VALUE: a constructor argument of the model (e.g. bidirectional=true, "
+        "hidden_size=256); repeat it for more; wins over the --config file's model_options",
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -128,18 +168,24 @@ def train(
     given.update(val_fraction=val_fraction, data_root=data_root, image_size=image_size)
     given.update(channels=channels, text_column=text_column, label_column=label_column)
     given.update(encoding=encoding, limit=limit, **options)
+    given.update(tokenizer=tokenizer, bptt=bptt, min_freq=min_freq, max_size=max_size)
+    given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     model_options = None
     with exit_on_usage_error():
         if config is not None:
             if resume:
                 raise UsageError("--resume continues with the run's saved config; drop --config")
             given, model_options = merge_config_file(config, given)
+        if model_option:
+            if resume:
+                raise UsageError("--resume continues with the run's own model; drop --model-option")
+            model_options = {**(model_options or {}), **parse_model_options(model_option)}
     model, data, run_name = given.pop("model"), given.pop("data") or "digits", given.pop("run_name")
     runs_dir = Path(given.pop("runs_dir") or "runs")
     augment, data_root = given.pop("augment"), given.pop("data_root")
     val_fraction = given.pop("val_fraction")
     val_fraction = 0.1 if val_fraction is None else val_fraction
-    reading = {k: given.pop(k) for k in READING}
+    reading = {k: given.pop(k) for k in (*READING, *SEQUENCE_READING)}
     options = given  # TrainConfig fields only, now
     run_dir = runs_dir / run_name if run_name else None
     with exit_on_usage_error():
@@ -151,6 +197,7 @@ def train(
                 run = _resume(run_dir, runs_dir, {**options, **ignored})
             else:
                 engine = options.pop("engine") or "torch"
+                reading["reverse_pairs"] = bool(reading["reverse_pairs"])
                 run = tasks.train(
                     model,
                     data,
@@ -173,6 +220,23 @@ def train(
             _report_interrupt(stop, runs_dir)
             raise typer.Exit(130) from None
     print_summary(run)
+
+
+def parse_model_options(values: list[str]) -> dict[str, Any]:
+    """``["bidirectional=true", "hidden_size=256"]`` -> ``{"bidirectional": True, ...}``: each
+    value read as JSON (true, 256, 0.1, [64, 32], "text"), else kept as text."""
+    import json
+
+    parsed: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--model-option {item!r}: give KEY=VALUE, e.g. bidirectional=true")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = {"True": True, "False": False, "None": None}.get(value, value)
+    return parsed
 
 
 def print_summary(run: Any) -> None:

@@ -46,7 +46,16 @@ OPTION_FLAGS = {
     "limit_per_class": "--limit-per-class",
     "normalize": "--normalize",
     "word_vectors": "--word-vectors",
+    "tokenizer": "--tokenizer",
+    "bptt": "--bptt",
+    "min_freq": "--min-freq",
+    "max_size": "--max-size",
+    "max_len": "--max-len",
+    "truncate_side": "--truncate-side",
+    "reverse_pairs": "--reverse-pairs",
 }
+TOKENIZERS = ("char", "word")
+TRUNCATE_SIDES = ("post", "pre")  # post keeps the beginning of a text, pre its end
 
 
 @dataclass
@@ -76,6 +85,17 @@ class DataOptions:
             backbone's), instead of the training split's own statistics.
         word_vectors: texts: pretrained word vectors that start the embedding
             (``"glove-6b-50d"``, or ``"glove:FOLDER"``).
+        tokenizer: language models: ``"char"`` (default) or ``"word"`` (lower-cased words,
+            punctuation split off).
+        bptt: language models: train by truncated backpropagation through time on consecutive
+            chunks of this many tokens, the hidden state carried (detached) from one chunk to
+            the next; ``None`` trains on shuffled independent windows.
+        min_freq, max_size: word vocabularies: tokens seen fewer times in training become
+            ``<unk>``; keep at most ``max_size`` entries (the 4 reserved tokens included).
+        max_len: text classification: tokens kept per text (default: the dataset's).
+        truncate_side: text classification: which end of a longer text is cut: ``"post"``
+            (the default) keeps the beginning, ``"pre"`` the end.
+        reverse_pairs: sentence pairs: translate the other way (target -> source).
     """
 
     name: str
@@ -92,11 +112,19 @@ class DataOptions:
     limit_per_class: int | None = None
     normalize: list[list[float]] | None = None
     word_vectors: str | None = None
+    tokenizer: str | None = None
+    bptt: int | None = None
+    min_freq: int | None = None
+    max_size: int | None = None
+    max_len: int | None = None
+    truncate_side: str | None = None
+    reverse_pairs: bool = False
 
     def __post_init__(self) -> None:
         import codecs
 
-        for name in ("image_size", "channels", "limit", "limit_per_class"):
+        whole = ("image_size", "channels", "limit", "limit_per_class")
+        for name in (*whole, "bptt", "min_freq", "max_size", "max_len"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be a whole number, got {value!r}")
@@ -104,6 +132,20 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be text, got {value!r}")
+        for name, choices in (("tokenizer", TOKENIZERS), ("truncate_side", TRUNCATE_SIDES)):
+            if getattr(self, name) not in (None, *choices):
+                raise TaskError(
+                    f"{OPTION_FLAGS[name]} must be {' or '.join(choices)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        if not isinstance(self.reverse_pairs, bool):
+            raise TaskError(f"--reverse-pairs must be true or false, got {self.reverse_pairs!r}")
+        for name, low in (("bptt", 1), ("min_freq", 1), ("max_size", 5), ("max_len", 1)):
+            value = getattr(self, name)
+            if value is not None and not low <= value <= 10**7:
+                raise TaskError(
+                    f"{OPTION_FLAGS[name]} must be between {low} and 10,000,000, got {value}"
+                )
         if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)):
             raise TaskError(f"--val-fraction must be a number, got {self.val_fraction!r}")
         if self.normalize is not None:
@@ -189,6 +231,9 @@ class Prepared:
             run's header.
         initial_weights: parameter name -> tensor to start the model with (pretrained word
             vectors for an embedding), copied in after the model is built.
+        batches: ``batches(config) -> iterable of training batches``, when the training
+            batches are not cut from ``train`` in a shuffled order (a language model's
+            consecutive chunks for truncated BPTT); ``None`` for the usual shuffled batches.
     """
 
     train: tuple[Any, ...]
@@ -200,6 +245,7 @@ class Prepared:
     sizes: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     initial_weights: dict[str, Any] = field(default_factory=dict)
+    batches: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.sizes:

@@ -160,6 +160,13 @@ def train(
     limit_per_class: int | None = None,
     normalize: list[list[float]] | None = None,
     word_vectors: str | None = None,
+    tokenizer: str | None = None,
+    bptt: int | None = None,
+    min_freq: int | None = None,
+    max_size: int | None = None,
+    max_len: int | None = None,
+    truncate_side: str | None = None,
+    reverse_pairs: bool = False,
     model_options: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
     overwrite: bool = False,
@@ -179,7 +186,8 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors: how the data is read (see
+        normalize, word_vectors, tokenizer, bptt, min_freq, max_size, max_len, truncate_side,
+        reverse_pairs: how the data is read (see
             :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
             in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
@@ -202,7 +210,9 @@ def train(
     reading = dict(image_size=image_size, channels=channels, text_column=text_column)
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
     reading.update(limit_per_class=limit_per_class, normalize=normalize)
-    reading["word_vectors"] = word_vectors
+    reading.update(word_vectors=word_vectors, tokenizer=tokenizer, bptt=bptt)
+    reading.update(min_freq=min_freq, max_size=max_size, max_len=max_len)
+    reading.update(truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     notes = _fit_inputs_to_weights(entry, model_options or {}, reading)
     dataset = data_options(
         data,
@@ -419,7 +429,9 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, 
             None if part is None else (cached_features(trainer, part[0]), *part[1:])
             for part in (prepared.train, prepared.val)
         )
-    if prepared.augment is not None:
+    if prepared.batches is not None:  # e.g. consecutive chunks for truncated BPTT
+        train_data = prepared.batches(config)
+    elif prepared.augment is not None:
         train_data = TensorLoader(
             *prepared.train,
             batch_size=config.batch_size,

@@ -93,13 +93,14 @@ def pair_tensors(part: Any) -> tuple[torch.Tensor, ...]:
 
 @register_task
 class Seq2Seq(Task):
-    """Translate sentences (dates to ISO 8601, Multi30k English to German, a pairs file)."""
+    """Translate sentences (dates to ISO 8601, Multi30k English to German, a pairs file), in
+    either direction (``reverse_pairs``)."""
 
     name = "seq2seq"
     title = "sequence to sequence"
     model_kinds = ("seq2seq",)
     default_model = "seq2seq"
-    data_options = ("encoding", "limit")
+    data_options = ("encoding", "limit", "reverse_pairs", "min_freq", "max_size")
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
         from nnatlas.data import (
@@ -116,6 +117,8 @@ class Seq2Seq(Task):
         elif options.name.startswith("pairs:"):
             reader.update(seed=options.seed, val_fraction=options.val_fraction)
         raw = load_translation_pairs(options.name, root=options.root, **reader)
+        if options.reverse_pairs:
+            raw = raw.reversed()
         if record is not None:  # the run's own vocabularies and tokenizer
             return encode_pairs(
                 raw,
@@ -125,8 +128,10 @@ class Seq2Seq(Task):
                 tgt_vocab=Vocab.from_dict(record["tgt_vocab"]),
             )
         tokenizer = TOKENIZER.get(options.name, "word")
-        min_freq = WORD_MIN_FREQ if tokenizer == "word" else 1
-        return encode_pairs(raw, tokenizer=tokenizer, min_freq=min_freq, max_len=MAX_LEN)
+        min_freq = options.min_freq or (WORD_MIN_FREQ if tokenizer == "word" else 1)
+        return encode_pairs(
+            raw, tokenizer=tokenizer, min_freq=min_freq, max_size=options.max_size, max_len=MAX_LEN
+        )
 
     def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
@@ -144,11 +149,14 @@ class Seq2Seq(Task):
             "tokenizer": tokenizer_to_dict(encoded.tokenizer),
             "max_len": encoded.max_len,
             "target_len": target_len,  # the longest target + <eos>
+            # e.g. "en -> de"; reverse_pairs turns it round
+            "direction": f"{encoded.src_lang} -> {encoded.tgt_lang}",
         }
         facts = {"src_vocab_size": len(encoded.src_vocab), "tgt_vocab_size": len(encoded.tgt_vocab)}
         val = pair_tensors(parts["val"]) if len(parts["val"]) else None
         train = limit_rows(pair_tensors(parts["train"]), options.limit, 0, stratify=False)
-        return Prepared(train, val, pair_tensors(parts["test"]), record, facts)
+        notes = [f"translating {record['direction']}, the pairs reversed"] * options.reverse_pairs
+        return Prepared(train, val, pair_tensors(parts["test"]), record, facts, notes=notes)
 
     def load_split(
         self, options: DataOptions, record: dict[str, Any], split: str

@@ -68,18 +68,24 @@ class TextClassification(Task):
     default_model = "lstm_classifier"
     data_options = (
         "text_column", "label_column", "encoding", "limit", "limit_per_class", "word_vectors",
+        "min_freq", "max_size", "max_len", "truncate_side",
     )  # fmt: skip
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
         from nnatlas.data import Vocab, get_spec, load_text_classification, tokenizer_from_dict
 
-        max_len = MAX_LEN.get(options.name, DEFAULT_MAX_LEN) if record is None else None
-        reuse: dict[str, Any] = {}
-        if record is not None:  # the run's own vocabulary and tokenizer, not rebuilt ones
+        max_len = options.max_len or MAX_LEN.get(options.name, DEFAULT_MAX_LEN)
+        reuse: dict[str, Any] = {
+            "truncate_side": options.truncate_side or "post",
+            "min_freq": options.min_freq or 1,
+            "max_size": options.max_size,
+        }
+        if record is not None:  # the run's own vocabulary, tokenizer and truncation
             max_len = record["max_len"]
             reuse = {
                 "vocab": Vocab.from_dict(record["vocab"]),
                 "tokenizer": tokenizer_from_dict(record["tokenizer"]),
+                "truncate_side": record.get("truncate_side", "post"),
             }
         names = ("text_column", "label_column", "encoding")
         reader = options.reader_options(get_spec(options.name), names)
@@ -113,7 +119,9 @@ class TextClassification(Task):
             "vocab": vocab_record(encoded.vocab),
             "tokenizer": tokenizer_to_dict(encoded.tokenizer),
             "max_len": encoded.max_len,
-            "truncate_side": encoded.truncate_side,
+            "truncate_side": encoded.truncate_side,  # "post" keeps the beginning, "pre" the end
+            "min_freq": options.min_freq or 1,
+            "max_size": options.max_size,
             "pad_id": pad,
             "padding": "post",  # with lengths: the model packs the sequences
             "input_shape": [encoded.max_len],
@@ -128,10 +136,20 @@ class TextClassification(Task):
         }
         cut = encoded.truncation
         notes = []
+        if options.min_freq or options.max_size:
+            tokens = torch.cat(encoded.train.ids)
+            unk = float((tokens == encoded.vocab.unk_id).double().mean())
+            notes.append(
+                f"a vocabulary of {len(encoded.vocab):,} words (min_freq {options.min_freq or 1}"
+                f", max_size {options.max_size or 'none'}); {unk:.1%} of the training tokens "
+                "are <unk>"
+            )
         if cut.share_truncated:
+            kept = "beginning" if encoded.truncate_side == "post" else "end"
             notes.append(
                 f"{cut.share_truncated:.1%} of the training texts are longer than {cut.max_len} "
-                f"tokens and were cut ({cut.share_tokens_lost:.1%} of the tokens)"
+                f"tokens and were cut ({cut.share_tokens_lost:.1%} of the tokens; each keeps "
+                f"its {kept})"
             )
         initial: dict[str, Any] = {}
         if options.word_vectors:

@@ -87,6 +87,11 @@ class PairSplits:
     tgt_lang: str = "tgt"
     source: str = ""
 
+    def reversed(self) -> PairSplits:
+        """The same pairs the other way round: ``(target, source)``, to translate backwards."""
+        flip = [[(tgt, src) for src, tgt in part] for part in (self.train, self.val, self.test)]
+        return PairSplits(self.name, *flip, self.tgt_lang, self.src_lang, self.source)
+
     def __repr__(self) -> str:
         return (
             f"PairSplits({self.name!r}, {self.src_lang}->{self.tgt_lang}, train={len(self.train)}, "

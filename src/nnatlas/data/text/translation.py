@@ -75,6 +75,7 @@ class TranslationData:
         src_vocab, tgt_vocab: built on the training pairs only.
         tokenizer: applied to both sides.
         max_len: tokens kept per side; ``truncated``: pairs cut per split.
+        src_lang, tgt_lang: the sides' names (``"en"``, ``"de"``), from the pairs.
     """
 
     name: str
@@ -86,6 +87,8 @@ class TranslationData:
     tokenizer: Tokenizer
     max_len: int
     truncated: dict[str, int]
+    src_lang: str = "src"
+    tgt_lang: str = "tgt"
 
     def encode_source(self, text: str) -> torch.Tensor:
         """Encode a new source sentence like the training data. Shape: (S,)."""
@@ -156,5 +159,5 @@ def encode_pairs(
         )
     return TranslationData(
         pairs.name, encoded["train"], encoded["val"], encoded["test"], src_vocab, tgt_vocab, tok,
-        max_len, truncated,
+        max_len, truncated, pairs.src_lang, pairs.tgt_lang,
     )  # fmt: skip

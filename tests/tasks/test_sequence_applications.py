@@ -1,0 +1,201 @@
+"""The sequence applications on tiny generated corpora: each one learns its corpus by heart, and
+the choices it offers (truncated BPTT, word tokens, vocabulary limits, truncation side, the
+direction of a pair file) do what they say and are kept by the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import nnatlas.tasks as tasks
+from nnatlas.data import UNK_ID, Vocab, encode_text, tokenizer_from_dict
+from nnatlas.models import create_model
+from nnatlas.tasks.language import LanguageModelStep, StreamBatches
+from nnatlas.train.trainer import TorchLosses
+
+FAST = dict(quiet=True, tensorboard=False, threads=1)
+SMALL_LM = {"embed_dim": 16, "hidden_size": 48, "num_layers": 1}
+SMALL_CLASSIFIER = {"embed_dim": 16, "hidden_size": 16}
+VERSE = "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n"
+
+
+def write_corpus(path: Path, repeats: int = 40) -> str:
+    path.write_text(VERSE * repeats, encoding="utf-8")
+    return f"text:{path}"
+
+
+def write_reviews(path: Path) -> str:
+    """Two kinds of review, told apart by their words; "zany" and "plot" are seen once."""
+    good = ["a great film", "truly great acting", "great fun and a great cast", "loved it"]
+    bad = ["a dull film", "truly dull acting", "dull and a dull cast", "hated it"]
+    rows = [f"{t},pos" for t in good] + [f"{t},neg" for t in bad]
+    rows = rows * 8 + ["zany great ending,pos", "dull plot,neg"]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return f"csv:{path}"
+
+
+def write_pairs(path: Path) -> str:
+    numbers = ["one", "two", "three", "four"]
+    french = ["un", "deux", "trois", "quatre"]
+    lines = [f"{numbers[i]} {numbers[j]}\t{french[i]} {french[j]} ."
+             for i in range(4) for j in range(4)]  # fmt: skip
+    path.write_text("\n".join(lines * 4) + "\n", encoding="utf-8")
+    return f"pairs:{path}"
+
+
+# -- text generation -----------------------------------------------------------------------------
+@pytest.mark.parametrize("bptt", [None, 16])
+def test_a_character_lm_learns_a_tiny_corpus_with_and_without_truncated_bptt(
+    tmp_path: Path, bptt: int | None
+) -> None:
+    data = write_corpus(tmp_path / "verse.txt")
+    run = tasks.train("lstm_lm", data, bptt=bptt, epochs=12, batch_size=8, lr=2e-2,
+                      model_options=SMALL_LM, run_dir=tmp_path / "lm", **FAST)  # fmt: skip
+    assert run.history[-1]["train_loss"] < 0.15  # from ln(28) = 3.3 nats a character
+    assert run.test_metrics["loss"] < 0.15 and run.test_metrics["perplexity"] < 1.2
+    data_json = json.loads((tmp_path / "lm" / "data.json").read_text())
+    assert data_json["data"]["bptt"] == bptt and data_json["record"]["bptt"] == bptt
+    assert ("truncated BPTT" in " ".join(data_json["notes"])) == (bptt is not None)
+    text = tasks.predict(run.dir, "Thou art", length=22, temperature=0).text
+    assert text == " more lovely and more "
+
+
+def test_truncated_bptt_batches_continue_row_by_row() -> None:
+    ids = torch.arange(41)
+    x, y = ids[:40].view(10, 4), ids[1:41].view(10, 4)  # 10 consecutive windows of 4
+    batches = list(StreamBatches(x, y, batch_size=3))  # 3 streams of 3 windows; 1 left out
+    assert len(batches) == len(StreamBatches(x, y, 3)) == 3
+    for k, (bx, first, by) in enumerate(batches):
+        assert bx.shape == by.shape == (3, 4) and first.tolist() == [k == 0] * 3
+        assert torch.equal(by[:, :-1], bx[:, 1:])
+        if k:  # row r goes on where row r of the batch before stopped
+            assert torch.equal(bx[:, 0], batches[k - 1][2][:, -1])
+    assert [int(b[0][r, 0]) for r in range(3) for b in batches] == list(range(0, 36, 4))
+
+
+def test_the_step_carries_the_state_detached_and_evaluation_starts_from_zero() -> None:
+    torch.manual_seed(0)
+    model = create_model("gru_lm", vocab_size=9, embed_dim=4, hidden_size=6, num_layers=1)
+    x = torch.randint(0, 9, (2, 10))
+    step, losses = LanguageModelStep(), TorchLosses()
+    first, later = torch.tensor([True, True]), torch.tensor([False, False])
+    step.loss(model, (x[:, :5], first, x[:, 1:6]), losses, training=True)
+    carried = step.state
+    assert not carried.requires_grad  # detached: the gradient stops at the chunk boundary
+    out = step.loss(model, (x[:, 5:9], later, x[:, 6:10]), losses, training=True)
+    expected, _ = model(x[:, 5:9], carried)
+    torch.testing.assert_close(out.outputs, expected)
+    fresh, _ = model(x[:, 5:9])
+    assert not torch.allclose(out.outputs, fresh)
+    evaluated = step.loss(model, (x[:, 5:9], later, x[:, 6:10]), losses, training=False)
+    torch.testing.assert_close(evaluated.outputs, fresh)
+    # A new epoch (first = True) starts from zeros again.
+    again = step.loss(model, (x[:, 5:9], first, x[:, 6:10]), losses, training=True)
+    torch.testing.assert_close(again.outputs, fresh)
+
+
+def test_the_numpy_engine_trains_with_truncated_bptt_as_torch_does(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path / "verse.txt", repeats=32)
+    options = {"embed_dim": 8, "hidden_size": 16, "num_layers": 1}
+    histories = [
+        tasks.train("lstm_lm", data, engine=engine, bptt=16, epochs=2, batch_size=4, lr=1e-2,
+                    model_options=options, run_dir=tmp_path / engine, **FAST).history
+        for engine in ("torch", "scratch")
+    ]  # fmt: skip
+    for key in ("train_loss", "val_loss"):
+        torch_values, numpy_values = ([row[key] for row in h] for h in histories)
+        np.testing.assert_allclose(numpy_values, torch_values, rtol=1e-4)
+
+
+def test_a_word_language_model(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path / "verse.txt", repeats=60)
+    run = tasks.train("gru_lm", data, tokenizer="word", epochs=8, batch_size=4, lr=1e-2,
+                      model_options=SMALL_LM, run_dir=tmp_path / "words", **FAST)  # fmt: skip
+    record = run.record
+    assert record["tokenizer"]["type"] == "word" and record["seq_len"] == 35
+    assert "thou" in record["vocab"]["itos"] and "Thou" not in record["vocab"]["itos"]
+    assert run.test_metrics["accuracy"] > 0.95
+    text = tasks.predict(run.dir, "Thou art", length=4, temperature=0).text
+    assert text == " more lovely and more"  # words, joined by spaces
+    # A prompt word the corpus never had is <unk>, not an error.
+    assert len(tasks.predict(run.dir, "zebra", length=3).text.split()) == 3
+
+
+@pytest.mark.parametrize("engine", ["torch", "scratch"])
+def test_sampling_at_a_temperature_near_zero_or_from_the_top_1_is_greedy(engine: str) -> None:
+    torch.manual_seed(3)
+    model = create_model("lstm_lm", vocab_size=12, embed_dim=6, hidden_size=10, num_layers=1)
+    if engine == "torch":
+        greedy = model.generate(torch.tensor([1, 4]), 12, temperature=0)
+        cold = model.generate(torch.tensor([1, 4]), 12, temperature=1e-5,
+                              generator=torch.Generator().manual_seed(0))  # fmt: skip
+        top1 = model.generate(torch.tensor([1, 4]), 12, temperature=1.5, top_k=1,
+                              generator=torch.Generator().manual_seed(0))  # fmt: skip
+        assert torch.equal(cold, greedy) and torch.equal(top1, greedy)
+        return
+    from nnatlas.bridge import scratch_twin
+
+    twin = scratch_twin(model)
+    greedy = twin.generate([1, 4], 12, temperature=0)
+    cold = twin.generate([1, 4], 12, temperature=1e-5, rng=np.random.default_rng(0))
+    top1 = twin.generate([1, 4], 12, temperature=1.5, top_k=1, rng=np.random.default_rng(0))
+    assert np.array_equal(cold, greedy) and np.array_equal(top1, greedy)
+    assert np.array_equal(greedy, model.generate(torch.tensor([1, 4]), 12, temperature=0))
+
+
+# -- sentiment -----------------------------------------------------------------------------------
+def test_a_bidirectional_classifier_learns_a_tiny_corpus(tmp_path: Path) -> None:
+    data = write_reviews(tmp_path / "reviews.csv")
+    options = {**SMALL_CLASSIFIER, "bidirectional": True}
+    run = tasks.train("lstm_classifier", data, model_options=options, epochs=15, batch_size=8,
+                      lr=1e-2, run_dir=tmp_path / "bi", **FAST)  # fmt: skip
+    assert run.model.num_directions == 2
+    assert tasks.evaluate(run.dir, split="train")["accuracy"] == 1.0
+    prediction = tasks.predict(run.dir, "truly great fun")
+    assert prediction.label == "pos" and prediction.top[0][1] > 0.9
+
+
+def test_vocabulary_limits_map_rare_and_unknown_words_to_unk(tmp_path: Path) -> None:
+    data = write_reviews(tmp_path / "reviews.csv")
+    run = tasks.train("gru_classifier", data, min_freq=2, max_size=12, epochs=1,
+                      model_options=SMALL_CLASSIFIER, run_dir=tmp_path / "v", **FAST)  # fmt: skip
+    record = json.loads((tmp_path / "v" / "data.json").read_text())["record"]
+    assert record["min_freq"] == 2 and record["max_size"] == 12
+    vocab = Vocab.from_dict(record["vocab"])
+    assert len(vocab) == 12 and "zany" not in vocab.itos and "great" in vocab.itos
+    ids = encode_text("zany great qwerty", vocab, tokenizer_from_dict(record["tokenizer"]), 10)
+    assert ids.tolist() == [UNK_ID, vocab.stoi["great"], UNK_ID]
+    assert "training tokens are <unk>" in " ".join(run.trainer.extra["notes"])
+
+
+@pytest.mark.parametrize(("side", "kept"), [("post", ["great", "fun", "and"]),
+                                            ("pre", ["a", "great", "cast"])])  # fmt: skip
+def test_truncation_keeps_the_side_asked_for(tmp_path: Path, side: str, kept: list[str]) -> None:
+    path = tmp_path / "reviews.csv"
+    rows = ["great fun and a great cast,pos", "dull and a dull cast,neg"] * 10
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    run = tasks.train("rnn_classifier", f"csv:{path}", max_len=3, truncate_side=side, epochs=1,
+                      model_options=SMALL_CLASSIFIER, run_dir=tmp_path / side, **FAST)  # fmt: skip
+    assert run.record["max_len"] == 3 and run.record["truncate_side"] == side
+    x, lengths, y = run.task.load_split(run.options, run.record, "test")  # as evaluate reads it
+    vocab = Vocab.from_dict(run.record["vocab"])
+    positive = int((y == run.record["classes"].index("pos")).nonzero()[0, 0])
+    assert vocab.decode(x[positive, : lengths[positive]].tolist()) == kept
+
+
+# -- translation ---------------------------------------------------------------------------------
+def test_a_pair_file_translates_in_the_direction_asked_for(tmp_path: Path) -> None:
+    data = write_pairs(tmp_path / "pairs.txt")
+    run = tasks.train("seq2seq", data, reverse_pairs=True, epochs=25, batch_size=16, lr=1e-2,
+                      model_options={"embed_dim": 16, "hidden_size": 32},
+                      run_dir=tmp_path / "back", **FAST)  # fmt: skip
+    saved = json.loads((tmp_path / "back" / "data.json").read_text())
+    assert saved["data"]["reverse_pairs"] is True and saved["record"]["direction"] == "tgt -> src"
+    assert "one" in saved["record"]["tgt_vocab"]["itos"]  # English is now the target side
+    assert run.test_metrics["exact_match"] == 1.0
+    assert tasks.predict(run.dir, "trois un .").output == "three one"
+    assert tasks.predict(run.dir, "test:0").correct
