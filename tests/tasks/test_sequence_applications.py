@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nnatlas.tasks as tasks
 from nnatlas.data import UNK_ID, Vocab, encode_text, tokenizer_from_dict
+from nnatlas.errors import NnatlasError
 from nnatlas.models import create_model
+from nnatlas.tasks.base import DataOptions
 from nnatlas.tasks.language import LanguageModelStep, StreamBatches
 from nnatlas.train.trainer import TorchLosses
 
@@ -185,6 +189,27 @@ def test_truncation_keeps_the_side_asked_for(tmp_path: Path, side: str, kept: li
     vocab = Vocab.from_dict(run.record["vocab"])
     positive = int((y == run.record["classes"].index("pos")).nonzero()[0, 0])
     assert vocab.decode(x[positive, : lengths[positive]].tolist()) == kept
+    assert tasks.evaluate(run.dir)["loss"] == pytest.approx(run.test_metrics["loss"])
+
+
+odd = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+                st.text(max_size=6), st.sampled_from(["char", "word", "pre", "post"]))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["tokenizer", "bptt", "min_freq", "max_size", "max_len",
+                                        "truncate_side", "reverse_pairs"]), odd))  # fmt: skip
+def test_sequence_data_options_build_or_raise_our_error(values: dict) -> None:
+    try:
+        options = DataOptions("sst2", **values)
+    except NnatlasError:
+        return
+    assert options.tokenizer in (None, "char", "word")
+    assert options.truncate_side in (None, "pre", "post")
+    assert isinstance(options.reverse_pairs, bool)
+    for name in ("bptt", "min_freq", "max_size", "max_len"):
+        value = getattr(options, name)
+        assert value is None or (type(value) is int and 1 <= value <= 10**7)
 
 
 # -- translation ---------------------------------------------------------------------------------
