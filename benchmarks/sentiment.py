@@ -4,7 +4,8 @@ without pretrained word vectors.
 Prints test accuracy, the wall time (data loading included) and the command, for each
 configuration asked. Needs ../shared/data/sst2; GloVe needs `make glove`.
 
-Run: ``python benchmarks/sentiment.py [--data sst2] [--epochs 3] [--configs bilstm,glove]``
+Run: ``python benchmarks/sentiment.py [--data sst2] [--epochs 3] [--configs bilstm,glove]
+[--min-freq 2] [--max-len 64] [--truncate-side pre]``
 """
 
 from __future__ import annotations
@@ -34,8 +35,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--configs", default="bilstm,glove")
+    parser.add_argument("--min-freq", type=int, default=None)
+    parser.add_argument("--max-size", type=int, default=None)
+    parser.add_argument("--max-len", type=int, default=None)
+    parser.add_argument("--truncate-side", default=None, choices=["post", "pre"])
     args = parser.parse_args()
-    options = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    given = (("epochs", args.epochs), ("lr", args.lr), ("min_freq", args.min_freq),
+             ("max_size", args.max_size), ("max_len", args.max_len),
+             ("truncate_side", args.truncate_side))  # fmt: skip
+    options = {k: v for k, v in given if v is not None}
     for name in args.configs.split(","):
         model, model_options, vectors = CONFIGS[name]
         start = time.perf_counter()
@@ -45,9 +53,10 @@ def main() -> None:
         seconds = time.perf_counter() - start
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
         flags += f" --word-vectors {vectors}" if vectors else ""
+        flags += "".join(f" --model-option {k}={str(v).lower()}" for k, v in model_options.items())
         print(f"{name}: test accuracy {run.test_metrics['accuracy']:.4f} in {seconds:.1f} s "
-              f"({len(run.history)} epochs); nnatlas train {model} --data {args.data} {flags}"
-              f" (model options {model_options})")  # fmt: skip
+              f"({len(run.history)} epochs); "
+              f"nnatlas train {model} --data {args.data} {flags}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ included) and the command that reproduces it. Needs ../shared/data/tinyshakespea
 file at --data text:PATH).
 
 Run: ``python benchmarks/text_generation.py [--model lstm_lm] [--engine torch] [--epochs 3]
-[--hidden 256] [--layers 2] [--lr 3e-3] [--batch-size 64]``
+[--hidden 256] [--layers 2] [--lr 3e-3] [--batch-size 64] [--bptt 64] [--tokenizer word]``
+(``--bptt T``: truncated BPTT, the hidden state carried between consecutive chunks of T tokens;
+``--tokenizer word``: a word-level model, its loss per word).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--scheduler", default=None)
+    parser.add_argument("--bptt", type=int, default=None)
+    parser.add_argument("--tokenizer", default=None, choices=["char", "word"])
     args = parser.parse_args()
     model_options = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
                                        ("dropout", args.dropout)) if v is not None}  # fmt: skip
@@ -40,16 +44,20 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         run = tasks.train(args.model, args.data, engine=args.engine, run_dir=folder,
-                          model_options=model_options, quiet=True, **options)  # fmt: skip
+                          model_options=model_options, quiet=True, bptt=args.bptt,
+                          tokenizer=args.tokenizer, **options)  # fmt: skip
     seconds = time.perf_counter() - start
     loss = run.test_metrics["loss"]
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
-    print(f"held-out loss {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char, "
-          f"perplexity {math.exp(loss):.3f}, next-character accuracy "
+    reading = {"bptt": args.bptt, "tokenizer": args.tokenizer}
+    flags = " ".join(f"--{k.replace('_', '-')} {v}"
+                     for k, v in {**options, **reading}.items() if v is not None)  # fmt: skip
+    flags += "".join(f" --model-option {k}={v}" for k, v in model_options.items())
+    unit = "word" if args.tokenizer == "word" else "char"
+    print(f"held-out loss {loss:.4f} nats/{unit} = {loss / math.log(2):.4f} bits/{unit}, "
+          f"perplexity {math.exp(loss):.3f}, next-{unit} accuracy "
           f"{run.test_metrics['accuracy']:.4f}")  # fmt: skip
     print(f"wall time {seconds:.1f} s ({len(run.history)} epochs, {run.config.engine} engine)")
-    print(f"command: nnatlas train {args.model} --data {args.data} --engine {args.engine} {flags}"
-          + (f"  (model options {model_options})" if model_options else ""))  # fmt: skip
+    print(f"command: nnatlas train {args.model} --data {args.data} --engine {args.engine} {flags}")
 
 
 if __name__ == "__main__":
