@@ -44,7 +44,9 @@ def tune(
     storage: str | None = typer.Option(
         None,
         help="SQLAlchemy URL of the study database (default sqlite:///DIR/study.db); processes "
-        "given the same URL and --study share the study",
+        "given the same URL and --study share the study (on one machine with SQLite; on "
+        "several with postgresql://..., whose server also locks the reservations: pip install "
+        "'nnatlas[postgres]')",
     ),
     study: str | None = typer.Option(None, help="study name (default MODEL-DATA)"),
     dir: Path | None = typer.Option(  # noqa: B008

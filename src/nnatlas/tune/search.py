@@ -13,9 +13,11 @@ is trained too, on validation only, to show what the search gained.
 The study lives in a database: by default a SQLite file in the tune's folder; any SQLAlchemy
 URL (``--storage postgresql://...``) lets several processes share one study. The database
 numbers the trials, so numbers never collide; a trial is reserved (counted, then created)
-under a file lock beside the SQLite file (or in the tune's folder), so processes on one
-machine started together run ``trials`` in all. Processes on several machines hold different
-locks: at the very end they may run one extra trial each. Ctrl-C marks the running trial
+under a lock (:class:`StudyLock`), so processes started together run ``trials`` in all: a
+file lock beside the SQLite file, a PostgreSQL advisory lock held on the server itself (so
+processes on several machines too), else a file lock in the tune's folder (there, processes
+on several machines hold different locks and may each run one extra trial at the very end,
+the number still unique). Ctrl-C marks the running trial
 failed and keeps the study: the same command continues it (failed trials are run again; they
 do not count).
 
@@ -176,6 +178,54 @@ def _storage(url: str) -> Any:
         raise TuneError(f"--storage {url}: cannot open the study database: {err}") from None
 
 
+class StudyLock:
+    """The lock that serializes the reservations of one study (and its creation, and the
+    retraining of its best configuration).
+
+    ``postgresql://`` storages lock on the server (``pg_advisory_lock`` on a key made from the
+    study's name), which every process using the server sees, on any machine; a SQLite file
+    is locked beside it (processes on one machine: SQLite itself is for one machine); any
+    other storage in the tune's folder.
+    """
+
+    def __init__(self, url: str, folder: Path, study: str) -> None:
+        self.url, self.path = url, _lock_path(url, folder)
+        self.key = f"nnatlas tune {study}"
+        self.server = url.split(":", 1)[0].split("+", 1)[0] == "postgresql"
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Wait for, then hold, the lock."""
+        if not self.server:
+            with study_lock(self.path):
+                yield
+            return
+        import sqlalchemy
+        from sqlalchemy.pool import NullPool
+
+        try:
+            # NullPool: closing the connection ends the session, which frees its locks even
+            # if the unlock below never runs (a killed process).
+            engine = sqlalchemy.create_engine(self.url, poolclass=NullPool)
+            connection = engine.connect()
+        except Exception as err:  # a missing driver, no server, refused credentials
+            raise TuneError(
+                f"--storage {self.url}: cannot open the study database: {err}"
+            ) from None
+        statement = "SELECT pg_advisory_{}(hashtext(:key))"
+        try:
+            connection.execute(sqlalchemy.text(statement.format("lock")), {"key": self.key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text(statement.format("unlock")), {"key": self.key})
+                connection.commit()
+        finally:
+            connection.close()
+            engine.dispose()
+
+
 def _lock_path(url: str, folder: Path) -> Path:
     """Beside the SQLite file, or in the tune's folder for a server database."""
     if url.startswith("sqlite:///"):
@@ -324,8 +374,8 @@ def tune(
         "limit": limit,
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the command prints its own lines
-    lock = _lock_path(url, folder)
-    with study_lock(lock):  # two processes starting together create the tables once
+    lock = StudyLock(url, folder, name)
+    with lock.hold():  # two processes starting together create the tables once
         the_study = optuna.create_study(
             storage=_storage(url),
             study_name=name,
@@ -352,7 +402,7 @@ def tune(
         val_fraction, limit, folder,
     )  # fmt: skip
     while True:
-        with study_lock(lock):
+        with lock.hold():
             trial = _reserve(the_study, trials, sampler, base.seed)
         if trial is None:
             break
@@ -362,7 +412,7 @@ def tune(
 
     result = _result(the_study, name, url, folder, metric, maximize, trials)
     if result.complete and result.best is not None:
-        with study_lock(lock):  # one process retrains and tests, once per best configuration
+        with lock.hold():  # one process retrains and tests, once per best configuration
             _finish(the_study, context, result)
     result = _result(the_study, name, url, folder, metric, maximize, trials)
     _write_outputs(result, context, base)
