@@ -283,6 +283,26 @@ def test_ctrl_c_between_steps_saves_and_tells_how_to_resume(tmp_path: Path) -> N
     assert torch.load(tmp_path / "c" / "last.pt", weights_only=True)["step"] > 0
 
 
+def test_a_second_ctrl_c_stops_at_once_and_still_says_how_to_resume(tmp_path: Path) -> None:
+    args = ["train", "mlp", "--data", "digits", "--epochs", "300", "--batch-size", "8",
+            "--runs-dir", tmp_path, "--run-name", "c", "--threads", "1"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from nnatlas.cli import main; main()", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    for line in process.stdout:
+        if line.startswith("epoch 1/"):  # last.pt exists from here on
+            process.send_signal(2)
+            process.send_signal(2)  # before the step in progress can end
+            break
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 130, output
+    assert "Traceback" not in output
+    assert "resume with: nnatlas train --resume --run-name c" in output, output
+    assert torch.load(tmp_path / "c" / "last.pt", weights_only=True)["step"] > 0
+
+
 def test_predict_refuses_a_decompression_bomb_and_reads_16_bit_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

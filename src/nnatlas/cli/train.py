@@ -188,13 +188,14 @@ def train(
     reading = {k: given.pop(k) for k in (*READING, *SEQUENCE_READING)}
     options = given  # TrainConfig fields only, now
     run_dir = runs_dir / run_name if run_name else None
+    header = RunHeader(runs_dir)
     with exit_on_usage_error():
         try:
             if resume:
                 if run_dir is None:
                     raise UsageError("--resume needs --run-name of the run to continue")
                 ignored = {k: v for k, v in reading.items() if v is not None}
-                run = _resume(run_dir, runs_dir, {**options, **ignored})
+                run = _resume(run_dir, header, {**options, **ignored})
             else:
                 engine = options.pop("engine") or "torch"
                 reading["reverse_pairs"] = bool(reading["reverse_pairs"])
@@ -208,7 +209,7 @@ def train(
                     val_fraction=val_fraction,
                     root=data_root,
                     model_options=model_options,
-                    callbacks=[RunHeader(runs_dir)],
+                    callbacks=[header],
                     overwrite=overwrite,
                     **reading,
                     **options,
@@ -218,6 +219,9 @@ def train(
             raise typer.Exit(1) from None
         except TrainingInterrupted as stop:
             _report_interrupt(stop, runs_dir)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-step
+            _report_hard_interrupt(header.run_dir, runs_dir)
             raise typer.Exit(130) from None
     print_summary(run)
 
@@ -279,8 +283,10 @@ class RunHeader(Callback):
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir
+        self.run_dir: Path | None = None  # known once training begins
 
     def on_fit_begin(self, trainer: Any) -> None:
+        self.run_dir = trainer.run_dir
         extra, config = trainer.extra, trainer.config
         record, sizes = extra.get("record", {}), extra.get("sizes", {})
         name = trainer.model_info.get("name", type(trainer.model).__name__)
@@ -319,7 +325,17 @@ def _report_interrupt(stop: Any, runs_dir: Path) -> None:
     print(f"resume with: {resume_command(stop.checkpoint.parent, runs_dir)}", flush=True)
 
 
-def _resume(run_dir: Path, runs_dir: Path, options: dict[str, Any]) -> Any:
+def _report_hard_interrupt(run_dir: Path | None, runs_dir: Path) -> None:
+    """A second Ctrl-C stops at once: the step in progress is lost, the last checkpoint is not."""
+    last = run_dir / "last.pt" if run_dir is not None else None
+    if last is None or not last.is_file():
+        print("\ninterrupted before the first checkpoint: nothing was saved", flush=True)
+        return
+    print(f"\ninterrupted at once (a second Ctrl-C): the steps since {last} was written are lost")
+    print(f"resume with: {resume_command(run_dir, runs_dir)}", flush=True)
+
+
+def _resume(run_dir: Path, header: RunHeader, options: dict[str, Any]) -> Any:
     """Continue ``run_dir`` with its saved config; only --epochs (to extend) and how the run
     *reports* may change."""
     import nnatlas.tasks as tasks
@@ -344,7 +360,7 @@ def _resume(run_dir: Path, runs_dir: Path, options: dict[str, Any]) -> Any:
         run_dir,
         epochs=options.get("epochs"),
         quiet=options.get("quiet"),
-        callbacks=[RunHeader(runs_dir)],
+        callbacks=[header],
     )
 
 

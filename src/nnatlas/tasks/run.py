@@ -314,7 +314,11 @@ def _check_trainable(prepared: Prepared, data: str) -> None:
     if len(prepared.train[0]) == 0:
         raise TaskError(f"{data}: the training split is empty; there is nothing to learn from")
     if len(prepared.test[0]) == 0:
-        raise TaskError(f"{data}: the test split is empty; there would be nothing to test on")
+        raise TaskError(
+            f"{data}: the test split is empty; there would be nothing to test on ("
+            f"{len(prepared.train[0])} training examples in all; give more examples, or a test "
+            "folder or file with some)"
+        )
 
 
 def resume(
@@ -353,7 +357,7 @@ def resume(
                 f"--epochs {epochs}: {folder} has trained {done} epoch(s) already; give more "
                 "epochs to extend it"
             )
-        if config.scheduler in ("cosine", "onecycle"):
+        if config.scheduler in ("cosine", "onecycle") and epochs != config.epochs:
             warnings.warn(
                 f"the {config.scheduler} schedule was planned for {config.epochs} epochs; it "
                 f"is stretched to {epochs} from step {ckpt['step']}, so the numbers differ "
