@@ -97,7 +97,7 @@ def test_histograms_of_weights_activations_and_gradients(tmp_path: Path) -> None
         assert row["weights"]["counts"] == counts.tolist()
     hidden = F.linear(x, model.features[0].weight, model.features[0].bias)
     assert layers["features.0.weight"]["activations"]["mean"] == pytest.approx(
-        float(hidden.mean()), rel=1e-5
+        float(hidden.detach().mean()), rel=1e-5
     )
 
 

@@ -105,7 +105,7 @@ class _Ask:
         if not with_input or self.input is None:
             return self.folder / f"{what}.png"
         text = Path(self.input).stem if Path(self.input).is_file() else self.input
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", text.lower()).strip("-")[:40] or "input"
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-") or "input"
         return self.folder / f"{what}-{slug}.png"
 
     def tensors(self, default: str = "test") -> tuple[Any, ...]:
