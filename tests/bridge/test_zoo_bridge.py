@@ -149,8 +149,8 @@ def test_mode_and_tied_weights_carry_over() -> None:
 
 
 def test_models_without_twin_are_named() -> None:
-    with pytest.raises(TypeError, match="no scratch twin for ResNet; models with one: alexnet"):
-        scratch_twin(create_model("resnet18"))
+    with pytest.raises(TypeError, match="no scratch twin for MobileNetV2; models with one: alex"):
+        scratch_twin(create_model("mobilenet_v2"))
     with pytest.raises(TypeError, match="scratch models hold float32 or float64"):
         scratch_twin(create_model("mlp").half())
 

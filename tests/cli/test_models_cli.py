@@ -35,7 +35,8 @@ def test_models_list_shows_every_family_with_counts() -> None:
         assert "│ yes" in rows[name], name
     for name in ("rnn_classifier", "gru_lm", "seq2seq"):
         assert "│ yes" in rows[name], name
-    assert "│ -" in rows["resnet18"]
+    assert "│ yes" in rows["resnet18"]
+    assert "│ -" in rows["mobilenet_v2"]
 
 
 def test_models_info_prints_params_flops_and_layers() -> None:

@@ -49,7 +49,7 @@ def test_scratch_engine_writes_the_same_history_columns(tmp_path):
     [
         (["nosuchnet"], "Valid names:"),
         (["mlp", "--optimizer", "lion"], "is not one of sgd, momentum"),
-        (["resnet18", "--engine", "scratch"], "--engine scratch trains alexnet, alexnet_small"),
+        (["mobilenet_v2", "--engine", "scratch"], "--engine scratch trains alexnet, alexnet_small"),
         (["mlp", "--monitor", "val_top5"], "choose from val_loss, val_accuracy, val_f1"),
     ],
 )

@@ -50,6 +50,8 @@ CASES: dict[str, tuple[Callable[[], Module], tuple]] = {
     "ShortcutA": (lambda: M.ShortcutA(2, 4, 2), (np.ones((2, 4, 2, 2)),)),
     "CifarBasicBlock": (lambda: M.CifarBasicBlock(3, 3), (np.ones((2, 3, 4, 4)),)),
     "CifarResNet": (lambda: M.CifarResNet(1), (np.ones((2, 10)),)),
+    "Bottleneck": (lambda: M.Bottleneck(8, 2), (np.ones((2, 8, 4, 4)),)),
+    "ResNet": (lambda: M.ResNet("basic", [1, 1, 1, 1], 10), (np.ones((2, 10)),)),
     "VGG": (lambda: M.VGG([4, "M"], hidden=8, pool_size=1), (np.ones((2, 1000)),)),
     "AlexNet": (lambda: M.AlexNet([(4, 3, 1, 1, True)], hidden=8), (np.ones((2, 1000)),)),
     "RecurrentClassifier": (lambda: M.RecurrentClassifier(5, 2, 3, 3), (np.ones((2, 2)),)),

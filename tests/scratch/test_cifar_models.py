@@ -1,4 +1,5 @@
-"""The NumPy twins of the zoo's CNNs (CIFAR ResNets and plain nets, VGG, AlexNet): the checks of
+"""The NumPy twins of the zoo's CNNs (CIFAR ResNets and plain nets, the torchvision-style ResNets,
+VGG, AlexNet): the checks of
 their tables pass, the option-A shortcut does what the paper says, keys and parameter counts
 equal the zoo's for every registry entry, errors name the model, a tiny batch is learned, and
 the full-width models (slow) match the zoo too."""
@@ -17,7 +18,7 @@ from nnatlas.bridge.zoo import scratch_twin
 from nnatlas.models import create_model
 from nnatlas.models import vgg as zoo_vgg
 from nnatlas.scratch.losses import CrossEntropyLoss
-from nnatlas.scratch.models import VGG, AlexNet, CifarResNet, ShortcutA
+from nnatlas.scratch.models import VGG, AlexNet, CifarResNet, ResNet, ShortcutA
 from nnatlas.scratch.module import ShapeError
 from nnatlas.scratch.optim import Adam
 
@@ -34,13 +35,22 @@ def test_one_check_per_entry_of_the_checks_own_tables() -> None:
         checks_vision.SHORTCUT_CASES,
         checks_vision.CIFAR_BLOCK_CASES,
         checks_vision.CIFAR_CASES,
+        checks_vision.BOTTLENECK_CASES,
+        checks_vision.RESNET_CASES,
         checks_vision.VGG_CASES,
         checks_vision.ALEXNET_CASES,
     )
     assert sorted(name for table in tables for name in table) == VISION
 
 
-@pytest.mark.parametrize("name", VISION)
+# The torchvision-style ResNets at full width take 20-30 s each on 2 cores.
+VISION_CASES = [
+    pytest.param(name, marks=pytest.mark.slow) if name in checks_vision.RESNET_CASES else name
+    for name in VISION
+]
+
+
+@pytest.mark.parametrize("name", VISION_CASES)
 def test_check_passes(name: str) -> None:
     result = check_registry._CHECKS[name].run()
     assert result.passed, result
@@ -69,6 +79,18 @@ def test_keys_and_sizes_equal_the_zoo_for_every_entry(name: str) -> None:
     assert twin.num_parameters() == sum(p.numel() for p in zoo.parameters())
     x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
     assert twin(x).shape == (2, 7)  # global pooling: Fashion-MNIST's 28x28 as well as 32x32
+
+
+@pytest.mark.parametrize(("name", "block", "layers"), [
+    ("resnet18", "basic", [2, 2, 2, 2]), ("resnet50", "bottleneck", [3, 4, 6, 3]),
+])  # fmt: skip
+def test_torchvision_style_resnet_twins_have_the_zoos_keys(name, block, layers) -> None:
+    torch.manual_seed(0)
+    zoo = create_model(name, num_classes=10)
+    twin = scratch_twin(zoo)
+    assert isinstance(twin, ResNet) and (twin.block, twin.layers) == (block, layers)
+    assert list(twin.state_dict()) == list(zoo.state_dict())
+    assert twin.num_parameters() == sum(p.numel() for p in zoo.parameters())
 
 
 def test_vgg_and_alexnet_twins_use_the_zoo_models_own_tables() -> None:

@@ -56,13 +56,13 @@ def test_models_of_another_kind_are_refused_with_the_right_ones_named() -> None:
 
 def test_the_registry_is_the_one_list_of_twins() -> None:
     # The bridge reads the registry; these are the twins the NumPy engine has today: every
-    # model of the learning path (the torchvision-style ResNets and the pretrained backbones
-    # of transfer learning have none).
+    # model of the learning path (the pretrained backbones of transfer learning have none).
     expected = [
         "alexnet", "alexnet_small", "gru_classifier", "gru_lm", "lenet5", "lenet5_1998",
-        "lstm_classifier", "lstm_lm", "mlp", "plain20", "plain32", "plain56", "resnet20",
-        "resnet32", "resnet44", "resnet56", "rnn_classifier", "rnn_lm", "seq2seq", "vgg11",
-        "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+        "lstm_classifier", "lstm_lm", "mlp", "plain20", "plain32", "plain56", "resnet18",
+        "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "rnn_classifier",
+        "rnn_lm", "seq2seq", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+        "vgg19", "vgg19_bn",
     ]  # fmt: skip
     assert models_with_twins() == expected
 

@@ -1,5 +1,6 @@
 """``nnatlas check`` entries for the NumPy twins of the zoo's CNNs: the CIFAR ResNets and plain
-nets (and their option-A shortcut and block), VGG and AlexNet.
+nets (and their option-A shortcut and block), the ImageNet-style ResNets (and the bottleneck
+block), VGG and AlexNet.
 
 Every model check builds the zoo model through its registry entry (or its class, for the blocks),
 gives the scratch twin its weights (:func:`nnatlas.bridge.zoo.scratch_twin`) and runs
@@ -10,8 +11,8 @@ take two forwards each, millions of them for VGG. The blocks and the shortcut, w
 are checked on every parameter.
 
 The cases are declarative tables (``SHORTCUT_CASES``, ``CIFAR_BLOCK_CASES``, ``CIFAR_CASES``,
-``VGG_CASES``, ``ALEXNET_CASES``), one check per entry; tests/scratch/test_cifar_models.py
-parametrizes over the same tables.
+``BOTTLENECK_CASES``, ``RESNET_CASES``, ``VGG_CASES``, ``ALEXNET_CASES``), one check per
+entry; tests/scratch/test_cifar_models.py parametrizes over the same tables.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from nnatlas.bridge.transfer import torch_to_scratch
 from nnatlas.bridge.zoo import scratch_twin
 from nnatlas.models import alexnet as zoo_alexnet
 from nnatlas.models import create_model
+from nnatlas.models import resnet as zoo_resnet
 from nnatlas.models import resnet_cifar as zoo_cifar
 from nnatlas.models import vgg as zoo_vgg
 from nnatlas.scratch.gradcheck import gradcheck, gradcheck_directions
-from nnatlas.scratch.models import resnet_cifar
+from nnatlas.scratch.models import resnet, resnet_cifar
 from nnatlas.scratch.module import Module
 
 LAYER_GROUP, MODEL_GROUP = "layers", "models"
@@ -53,6 +55,19 @@ CIFAR_CASES: dict[str, tuple[str, tuple[int, ...], Optimizer]] = {
     "CifarResNet(resnet20)": ("resnet20", (4, 3, 16, 16), SGD),
     "CifarResNet(resnet56)": ("resnet56", (2, 3, 8, 8), ("adam", {"lr": 1e-3})),
     "CifarResNet(plain20)": ("plain20", (4, 3, 16, 16), SGD),
+}
+# name -> (in_planes, planes, stride): the projection shortcut, and the identity
+BOTTLENECK_CASES: dict[str, tuple[int, int, int]] = {
+    "Bottleneck(projection, stride 2)": (4, 2, 2),
+    "Bottleneck(identity)": (8, 2, 1),
+}
+# The torchvision-style ResNets at the zoo's widths (11.7M / 25.6M parameters) on small images:
+# 64 px leave a 2x2 map to layer4, whose BatchNorm then sees more than one value per image.
+# ResNet-50 takes 4 images: with 2, its three steps part the engines by 1.3e-10 (a layer4
+# BatchNorm over 8 values amplifies float64 rounding; at 32 px, over 2 values, by thousands).
+RESNET_CASES: dict[str, tuple[str, tuple[int, ...], Optimizer]] = {
+    "ResNet(resnet18, 64 px)": ("resnet18", (2, 3, 64, 64), SGD),
+    "ResNet(resnet50, 64 px)": ("resnet50", (4, 3, 64, 64), SGD),
 }
 # VGG and AlexNet are checked on their own tables (the zoo's CFGS rows: every depth, every conv
 # and pooling of the registry's models) with the widths divided by 16: the same code paths, and
@@ -176,6 +191,19 @@ def _cifar_check(name: str, zoo_name: str, shape: tuple[int, ...], optimizer: Op
     return model_check(name, twin, shape, optimizer)
 
 
+def _bottleneck_check(name: str, in_planes: int, planes: int, stride: int) -> CheckResult:
+    torch.manual_seed(0)
+    out = planes * zoo_resnet.Bottleneck.expansion
+    downsample = None
+    if stride != 1 or in_planes != out:
+        downsample = torch.nn.Sequential(
+            zoo_resnet.conv1x1(in_planes, out, stride), torch.nn.BatchNorm2d(out)
+        )
+    twin = zoo_resnet.Bottleneck(in_planes, planes, stride, downsample)
+    scratch = resnet.Bottleneck(in_planes, planes, stride)
+    return _full_check(name, MODEL_GROUP, scratch, twin, (2, in_planes, 5, 5))
+
+
 def _vgg_check(name: str, cfg: str, batch_norm: bool, pool_size: int, train: bool):
     torch.manual_seed(0)
     twin = zoo_vgg.VGG(
@@ -199,6 +227,10 @@ for _name, _case in SHORTCUT_CASES.items():
 for _name, _case in CIFAR_BLOCK_CASES.items():
     register_check(_name, group=MODEL_GROUP)(lambda n=_name, c=_case: _block_check(n, *c))
 for _name, _case in CIFAR_CASES.items():
+    register_check(_name, group=MODEL_GROUP)(lambda n=_name, c=_case: _cifar_check(n, *c))
+for _name, _case in BOTTLENECK_CASES.items():
+    register_check(_name, group=MODEL_GROUP)(lambda n=_name, c=_case: _bottleneck_check(n, *c))
+for _name, _case in RESNET_CASES.items():
     register_check(_name, group=MODEL_GROUP)(lambda n=_name, c=_case: _cifar_check(n, *c))
 for _name, _case in VGG_CASES.items():
     register_check(_name, group=MODEL_GROUP)(lambda n=_name, c=_case: _vgg_check(n, *c))

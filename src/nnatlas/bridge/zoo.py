@@ -16,6 +16,7 @@ zoo (``nnatlas.models``)                    scratch (``nnatlas.scratch.models``)
 ``VGG`` (``vgg11`` ... ``vgg19_bn``)        ``vgg.VGG`` (the zoo model's own ``cfg`` table)
 ``CifarResNet`` (``resnet20/32/44/56``,     ``resnet_cifar.CifarResNet``
 ``plain20/32/56``)
+``ResNet`` (``resnet18/34/50``)             ``resnet.ResNet`` (basic or bottleneck blocks)
 ``RecurrentClassifier`` (``rnn/lstm/gru``   ``rnn_classifier.RecurrentClassifier``
 ``_classifier``)
 ``RecurrentLM`` (``lstm_lm``)               ``char_lstm.CharLSTM``
@@ -36,6 +37,7 @@ import torch
 
 from nnatlas.bridge.transfer import scratch_to_torch, torch_to_scratch
 from nnatlas.models import alexnet as torch_alexnet
+from nnatlas.models import resnet as torch_resnet
 from nnatlas.models import resnet_cifar as torch_resnet_cifar
 from nnatlas.models import rnn_classifier as torch_rnn_classifier
 from nnatlas.models import seq2seq as torch_seq2seq
@@ -45,7 +47,7 @@ from nnatlas.models.lenet import LeNet5 as TorchLeNet5
 from nnatlas.models.mlp import MLP as TorchMLP
 from nnatlas.models.registry import get_model_entry, list_models
 from nnatlas.models.rnn_utils import CELLS as TORCH_CELLS
-from nnatlas.scratch.models import alexnet, resnet_cifar, rnn_classifier, seq2seq, vgg
+from nnatlas.scratch.models import alexnet, resnet, resnet_cifar, rnn_classifier, seq2seq, vgg
 from nnatlas.scratch.models.char_lstm import CharLSTM, CharRNN
 from nnatlas.scratch.models.lenet import LeNet5 as ScratchLeNet5
 from nnatlas.scratch.models.mlp import MLP as ScratchMLP
@@ -94,6 +96,16 @@ CIFAR_ARGS = ("num_blocks", "num_classes", "in_chans", "residual")
 VGG_ARGS = ("cfg", "batch_norm", "num_classes", "in_chans", "dropout", "pool_size", "hidden")
 ALEXNET_ARGS = ("cfg", "num_classes", "in_chans", "pool_size", "hidden", "dropout")
 _CELL_NAMES = {cls: name for name, cls in TORCH_CELLS.items()}
+_RESNET_BLOCKS = {torch_resnet.BasicBlock: "basic", torch_resnet.Bottleneck: "bottleneck"}
+
+
+def _resnet_args(model: torch_resnet.ResNet) -> dict:
+    """The scratch ResNet's arguments, read from the zoo model's stages."""
+    stages = (model.layer1, model.layer2, model.layer3, model.layer4)
+    return dict(
+        block=_RESNET_BLOCKS[type(model.layer1[0])], layers=[len(stage) for stage in stages],
+        num_classes=model.num_classes, in_chans=model.in_chans,
+    )  # fmt: skip
 
 
 def _classifier_args(model: torch_rnn_classifier.RecurrentClassifier) -> dict:
@@ -153,6 +165,8 @@ def scratch_twin(model: torch.nn.Module) -> Module:
         )
     elif isinstance(model, torch_resnet_cifar.CifarResNet):
         twin = resnet_cifar.CifarResNet(**_vision_args(model, CIFAR_ARGS), dtype=dtype, rng=_rng())
+    elif isinstance(model, torch_resnet.ResNet):
+        twin = resnet.ResNet(**_resnet_args(model), dtype=dtype, rng=_rng())
     elif isinstance(model, torch_vgg.VGG):
         twin = vgg.VGG(**_vision_args(model, VGG_ARGS), dtype=dtype, rng=_rng())
     elif isinstance(model, torch_alexnet.AlexNet):
@@ -198,6 +212,9 @@ def torch_twin(model: Module) -> torch.nn.Module:
         twin = TorchLeNet5(model.num_classes, model.in_chans, model.input_size, model.variant)
     elif isinstance(model, resnet_cifar.CifarResNet):
         twin = torch_resnet_cifar.CifarResNet(**_vision_args(model, CIFAR_ARGS))
+    elif isinstance(model, resnet.ResNet):
+        block = {name: cls for cls, name in _RESNET_BLOCKS.items()}[model.block]
+        twin = torch_resnet.ResNet(block, model.layers, model.num_classes, model.in_chans)
     elif isinstance(model, vgg.VGG):
         twin = torch_vgg.VGG(**_vision_args(model, VGG_ARGS))
     elif isinstance(model, alexnet.AlexNet):

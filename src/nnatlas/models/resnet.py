@@ -62,7 +62,7 @@ class Bottleneck(nn.Module):
     Shape:
         x: (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.resnet.Bottleneck.
     """
 
     expansion = 4
@@ -103,7 +103,7 @@ class ResNet(VisionModel):
     Shape:
         x: (N, in_chans, H, W) -> (N, num_classes); any H, W >= 32 (stride 32 overall)
 
-    NumPy twin: none yet.
+    NumPy twin: nnatlas.scratch.models.resnet.ResNet.
     """
 
     def __init__(
@@ -173,6 +173,8 @@ class ResNet(VisionModel):
         return x if pre_logits else self.fc(x)
 
 
+SCRATCH_TWIN = "nnatlas.scratch.models.resnet:ResNet"
+
 # The paper's Table 1: blocks per stage.
 ARCHS: dict[str, tuple[type[BasicBlock | Bottleneck], list[int]]] = {
     "resnet18": (BasicBlock, [2, 2, 2, 2]),
@@ -181,19 +183,19 @@ ARCHS: dict[str, tuple[type[BasicBlock | Bottleneck], list[int]]] = {
 }
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", scratch_twin=SCRATCH_TWIN)
 def resnet18(**kwargs: object) -> ResNet:
     """ResNet-18, 11,689,512 parameters (torchvision keys)."""
     return ResNet(*ARCHS["resnet18"], **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", scratch_twin=SCRATCH_TWIN)
 def resnet34(**kwargs: object) -> ResNet:
     """ResNet-34, 21,797,672 parameters (torchvision keys)."""
     return ResNet(*ARCHS["resnet34"], **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", scratch_twin=SCRATCH_TWIN)
 def resnet50(**kwargs: object) -> ResNet:
     """ResNet-50 (bottleneck blocks, v1.5), 25,557,032 parameters (torchvision keys)."""
     return ResNet(*ARCHS["resnet50"], **kwargs)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from nnatlas.scratch.models.attention import AdditiveAttention, LuongAttention
 from nnatlas.scratch.models.char_lstm import CharLSTM, CharRNN
 from nnatlas.scratch.models.lenet import LeNet5
 from nnatlas.scratch.models.mlp import MLP
+from nnatlas.scratch.models.resnet import Bottleneck, ResNet
 from nnatlas.scratch.models.resnet_block import BasicBlock
 from nnatlas.scratch.models.resnet_cifar import CifarBasicBlock, CifarResNet, ShortcutA
 from nnatlas.scratch.models.rnn_classifier import RecurrentClassifier
@@ -17,6 +18,7 @@ __all__ = [
     "AdditiveAttention",
     "AlexNet",
     "BasicBlock",
+    "Bottleneck",
     "CharLSTM",
     "CharRNN",
     "CifarBasicBlock",
@@ -24,6 +26,7 @@ __all__ = [
     "LeNet5",
     "LuongAttention",
     "RecurrentClassifier",
+    "ResNet",
     "Seq2Seq",
     "ShortcutA",
 ]
