@@ -17,12 +17,14 @@ from nnatlas.models import create_model
 from nnatlas.models import resnet_cifar as zoo_cifar
 from nnatlas.models import vgg as zoo_vgg
 from nnatlas.models.resnet import BasicBlock as ZooBasicBlock
+from nnatlas.models.resnet import Bottleneck as ZooBottleneck
 from nnatlas.models.resnet import conv1x1
 from nnatlas.scratch.models import (
     MLP,
     VGG,
     AlexNet,
     BasicBlock,
+    Bottleneck,
     CharLSTM,
     CharRNN,
     CifarBasicBlock,
@@ -57,6 +59,14 @@ SECTIONS: dict[str, list[Pair]] = {
             lambda: BasicBlock(64, 128, stride=2),
             lambda: ZooBasicBlock(
                 64, 128, 2, torch.nn.Sequential(conv1x1(64, 128, 2), torch.nn.BatchNorm2d(128))
+            ),
+        )
+    ],
+    "resnet Bottleneck <-> Bottleneck": [
+        (
+            lambda: Bottleneck(256, 128, stride=2),
+            lambda: ZooBottleneck(
+                256, 128, 2, torch.nn.Sequential(conv1x1(256, 512, 2), torch.nn.BatchNorm2d(512))
             ),
         )
     ],
