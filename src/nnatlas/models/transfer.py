@@ -71,9 +71,7 @@ class TransferNet(VisionModel):
     ) -> None:
         super().__init__()
         if strategy not in STRATEGIES:
-            raise NnatlasError(
-                f"--strategy {strategy!r}: choose from {', '.join(STRATEGIES)}"
-            )
+            raise NnatlasError(f"--strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
         if strategy == "scratch":
             weights = None
         options: dict[str, Any] = {"image_size": image_size} if "efficientnet" in backbone else {}
