@@ -34,8 +34,10 @@ def lr_find(
     ),
     runs_dir: Path = typer.Option(Path("runs"), help="where the lr-find folder goes"),  # noqa: B008
 ) -> None:
-    """Train with a learning rate growing exponentially each step; plot the loss against it
-    and suggest a rate: a tenth of the rate at the smoothed loss's minimum (min/10).
+    """Find a learning rate: a short run with the rate growing each step, plotted and suggested.
+
+    The rate grows exponentially each step; the suggestion is a tenth of the rate at the
+    smoothed loss's minimum (min/10).
 
     Also printed: the steepest-descent rule (where the smoothed loss falls fastest). The sweep
     stops when the running loss passes 4x its minimum or climbs back above its start.

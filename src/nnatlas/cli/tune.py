@@ -87,8 +87,10 @@ def tune(
         "searched options override it",
     ),
 ) -> None:
-    """Search learning rate, batch size, weight decay, optimizer, schedule, width, depth and
-    dropout on validation data; prune poor trials; test only the best, once.
+    """Search hyper-parameters on validation data, prune poor trials, test only the best once.
+
+    The space: learning rate, batch size, weight decay, optimizer, schedule, width, depth and
+    dropout (those the model takes).
 
     Writes DIR/trials.csv, best-config.toml (for `nnatlas train --config`), history.png,
     importances.png, lr.png and summary.json. Ctrl-C keeps the study; the same command
