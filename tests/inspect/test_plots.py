@@ -138,7 +138,7 @@ def test_saliency_and_gradcam_of_a_cnn_in_both_engines(tmp_path: Path) -> None:
         assert data["class"] == chosen and data["layer"] == "layer3"
         np.testing.assert_allclose(data["saliency"], saliency, rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(data["cam"], cam, rtol=1e-6, atol=1e-12)
-        assert data["score"] == pytest.approx(float(logits[0, chosen]))
+        assert data["score"] == pytest.approx(float(logits[0, chosen].detach()))
     data = check_png(inspect.plot_saliency(model, x, tmp_path / "s.png", target=1))
     assert data["class"] == 1
     with pytest.raises(InspectError, match="not a CNN"):
