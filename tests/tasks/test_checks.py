@@ -39,3 +39,5 @@ def test_a_model_far_larger_than_its_data() -> None:
     assert model_size(data, trainable=5_000) == []
     (note,) = model_size(data, trainable=1_000_000)
     assert "100,000 per example" in note and "transfer learning" in note
+    (tuned,) = model_size(data, trainable=1_000_000, pretrained=True)
+    assert "small backbone rate" in tuned and "transfer learning" not in tuned

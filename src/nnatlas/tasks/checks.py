@@ -66,23 +66,31 @@ def class_imbalance(prepared: Prepared) -> list[str]:
     ]
 
 
-def model_size(prepared: Prepared, trainable: int) -> list[str]:
-    """A model with many more trainable parameters than training examples."""
+def model_size(prepared: Prepared, trainable: int, pretrained: bool = False) -> list[str]:
+    """A model with many more trainable parameters than training examples; ``pretrained``: the
+    weights start from a pretrained backbone (fine-tuning), so the advice is another."""
     examples = len(prepared.train[0])
     if not examples or trainable / examples <= PARAMETERS_PER_EXAMPLE:
         return []
-    return [
+    found = (
         f"warning: {trainable:,} trainable parameters for {examples:,} training examples "
-        f"({trainable // examples:,} per example): it can memorize them; prefer a smaller model, "
-        "transfer learning (nnatlas transfer, strategy features) or regularization "
-        "(--weight-decay, dropout, --augment)"
+        f"({trainable // examples:,} per example): it can memorize them; "
+    )
+    if pretrained:
+        return [
+            found + "fine-tuning keeps them near the pretrained values only with a small "
+            "backbone rate and few epochs; the features strategy trains the head alone"
+        ]
+    return [
+        found + "prefer a smaller model, transfer learning (nnatlas transfer, strategy "
+        "features) or regularization (--weight-decay, dropout, --augment)"
     ]
 
 
-def model_data_checks(prepared: Prepared, trainable: int) -> list[str]:
-    """Every check's findings, for the run's header."""
+def model_data_checks(prepared: Prepared, trainable: int, pretrained: bool = False) -> list[str]:
+    """Every check's findings, for the run's header (``pretrained``: see :func:`model_size`)."""
     return [
         *duplicates_across_splits(prepared),
         *class_imbalance(prepared),
-        *model_size(prepared, trainable),
+        *model_size(prepared, trainable, pretrained),
     ]
