@@ -4,8 +4,8 @@ en->de (corpus BLEU with sacrebleu on test_2016_flickr).
 Prints the test BLEU and exact match, the sacrebleu signature, the wall time (data loading
 included) and the command. Multi30k needs ../shared/data/multi30k.
 
-Run: ``python benchmarks/translation.py [--data dates|multi30k] [--epochs N] [--beam 1]
-[--reverse-pairs]`` (``--reverse-pairs``: the other way, e.g. Multi30k de->en).
+Run: ``python benchmarks/translation.py [--data dates|multi30k] [--epochs N] [--lr R]
+[--hidden H] [--reverse-pairs]`` (``--reverse-pairs``: the other way, e.g. Multi30k de->en).
 """
 
 from __future__ import annotations
