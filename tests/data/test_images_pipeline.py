@@ -111,6 +111,24 @@ def test_random_crop_is_a_shift_of_the_padded_image():
         assert windows, f"image {i} is not a crop of its padded self"
 
 
+def test_resized_crop_zooms_into_a_part_of_between_8_and_100_percent_of_the_area():
+    # Pixels hold their own coordinates (channel 0: column, channel 1: row, in [0, 1]), so an
+    # output pixel says where in the input it was sampled from.
+    H = W = 32
+    cols = (torch.arange(W) + 0.5) / W
+    rows = (torch.arange(H) + 0.5) / H
+    x = torch.stack([cols.expand(H, W), rows[:, None].expand(H, W)])[None].repeat(200, 1, 1, 1)
+    y = BatchAugment("none", resized_crop=(0.08, 1.0))(x, torch.Generator().manual_seed(0))
+    width = y[:, 0].amax((1, 2)) - y[:, 0].amin((1, 2))  # (N,) fraction of the width sampled
+    height = y[:, 1].amax((1, 2)) - y[:, 1].amin((1, 2))
+    area = width * height * (W / (W - 1)) * (H / (H - 1))  # pixel centres span (n-1)/n
+    assert float(area.min()) > 0.08 * 0.85 and float(area.max()) <= 1.0 + 1e-4
+    assert float(area.min()) < 0.3 and float(area.max()) > 0.7  # the whole range is drawn
+    assert bool((y[:, 0].diff(dim=-1) >= -1e-6).all())  # not mirrored: columns still increase
+    ratio = width / height
+    assert float(ratio.min()) > 0.7 and float(ratio.max()) < 1.4
+
+
 def test_erasing_blanks_one_rectangle():
     x = torch.ones(40, 1, 16, 16)
     y = BatchAugment("none", erase_p=1.0)(x, torch.Generator().manual_seed(0))

@@ -80,7 +80,8 @@ def train(
         None, help="where run folders are made (default runs)"
     ),
     augment: str | None = typer.Option(
-        None, help="augmentation preset: none, light, standard, strong (default: the preset's)"
+        None,
+        help="augmentation preset: none, light, standard, strong, imagenet (default: the preset's)",
     ),
     val_fraction: float | None = typer.Option(
         None, help="fraction of the training data held out for validation (default 0.1)"

@@ -44,7 +44,9 @@ def transfer(
         None, help="pixels a side (default: the weights' own, 224 for ImageNet models)"
     ),
     augment: Optional[str] = typer.Option(  # noqa: UP045
-        None, help="augmentation preset (features then computes the backbone every epoch)"
+        None,
+        help="augmentation preset: none, light, standard, strong, imagenet (random resized "
+        "crops); with it, features computes the backbone every epoch",
     ),
     limit: Optional[int] = typer.Option(None, help="train on at most N examples"),  # noqa: UP045
     seed: int = typer.Option(0, help="seed of the split, the head and the data order"),  # noqa: B008

@@ -15,6 +15,9 @@ Presets (cumulative):
         2015 pad 4 on 32x32).
     ``standard``: + rotation up to 15 degrees + brightness/contrast jitter 0.2.
     ``strong``: + random erasing (Zhong et al. 2017, arXiv:1708.04896; p=0.5, 2-25 % of the area).
+    ``imagenet``: horizontal flip + random resized crop (8-100 % of the area, aspect ratio 3/4 to
+        4/3, resized back to the input's size): the ImageNet training recipe (Szegedy et al.
+        2015) and torchvision's, the usual one for fine-tuning an ImageNet backbone.
 
 Flipping a digit makes another glyph; pass ``flip=False`` for digits and text-like images.
 """
@@ -47,6 +50,7 @@ class AugmentConfig:
     erase_p: float = 0.0
     erase_area: tuple[float, float] = (0.02, 0.25)
     erase_value: float = 0.0
+    resized_crop: tuple[float, float] | None = None  # area fraction range of a random crop
 
 
 PRESETS: dict[str, AugmentConfig] = {
@@ -58,6 +62,7 @@ PRESETS: dict[str, AugmentConfig] = {
     "strong": AugmentConfig(
         flip=True, crop_padding=0.125, rotation=15.0, brightness=0.2, contrast=0.2, erase_p=0.5
     ),
+    "imagenet": AugmentConfig(flip=True, resized_crop=(0.08, 1.0)),
 }
 
 
@@ -107,6 +112,8 @@ class BatchAugment:
         if cfg.flip:
             mask = (rand(N) < 0.5).view(N, 1, 1, 1)
             x = torch.where(mask, x.flip(-1), x)
+        if cfg.resized_crop is not None:
+            x = self._resized_crop(x, cfg.resized_crop, g)
         if cfg.crop_padding > 0:
             x = self._random_crop(x, max(1, round(cfg.crop_padding * x.shape[-2])), g)
         if cfg.rotation > 0:
@@ -133,6 +140,27 @@ class BatchAugment:
         n = torch.arange(N, device=x.device)[:, None, None, None]
         c = torch.arange(C, device=x.device)[None, :, None, None]
         return padded[n, c, rows, cols]  # gathered: (N, C, H, W)
+
+    @staticmethod
+    def _resized_crop(
+        x: torch.Tensor, area: tuple[float, float], g: torch.Generator | None
+    ) -> torch.Tensor:
+        # A crop of a random area fraction and log-uniform aspect ratio, at a random place,
+        # resampled to (H, W): one affine grid for the batch, as RandomResizedCrop per image.
+        N = x.shape[0]
+        fraction = area[0] + torch.rand(N, generator=g) * (area[1] - area[0])
+        log_r = math.log(3 / 4) + torch.rand(N, generator=g) * (math.log(4 / 3) - math.log(3 / 4))
+        width = (fraction * log_r.exp()).sqrt().clamp(max=1.0)  # of the image's width
+        height = (fraction / log_r.exp()).sqrt().clamp(max=1.0)
+        # Centres in [-1, 1] coordinates that keep the crop inside the image.
+        cx = (torch.rand(N, generator=g) * 2 - 1) * (1 - width)
+        cy = (torch.rand(N, generator=g) * 2 - 1) * (1 - height)
+        zero = torch.zeros(N)
+        affine = torch.stack(
+            [torch.stack([width, zero, cx], 1), torch.stack([zero, height, cy], 1)], 1
+        ).to(device=x.device, dtype=x.dtype)  # (N, 2, 3)
+        grid = F.affine_grid(affine, list(x.shape), align_corners=False)  # (N, H, W, 2)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     @staticmethod
     def _rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -174,7 +202,7 @@ def build_transforms(
     """A per-image ``torchvision.transforms.v2`` pipeline for a preset.
 
     Args:
-        preset: ``none | light | standard | strong``.
+        preset: ``none | light | standard | strong | imagenet``.
         mean, std: per-channel statistics for ``Normalize`` (skipped when ``None``).
         size: resize (shorter side) and centre-crop to ``size`` first, when given.
         flip: allow horizontal flips (off for digits).
@@ -188,6 +216,8 @@ def build_transforms(
     steps: list = [v2.ToImage()]
     if size is not None:
         steps += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
+    if cfg.resized_crop is not None:
+        steps.append(_ResizedCrop(cfg.resized_crop))
     if cfg.flip and flip:
         steps.append(v2.RandomHorizontalFlip())
     if cfg.crop_padding > 0:
@@ -216,6 +246,19 @@ class _PadCrop(torch.nn.Module):
 
         h, w = img.shape[-2:]
         return v2.RandomCrop((h, w), padding=max(1, round(self.fraction * h)))(img)
+
+
+class _ResizedCrop(torch.nn.Module):
+    """RandomResizedCrop back to the input's own size (size known at call)."""
+
+    def __init__(self, area: tuple[float, float]) -> None:
+        super().__init__()
+        self.area = area
+
+    def forward(self, img):  # noqa: ANN001, ANN201 - any v2 image type
+        from torchvision.transforms import v2
+
+        return v2.RandomResizedCrop(tuple(img.shape[-2:]), scale=self.area, antialias=True)(img)
 
 
 # ---------------------------------------------------------------- channels and sizes
