@@ -4,7 +4,9 @@ user's own options go.
 The rates are the head's; a fine-tuned backbone learns at ``backbone_lr`` (0.1) times it, and
 the discriminative strategy halves the rate stage by stage from the top (Howard & Ruder 2018).
 Frozen features train a linear head only, so they take more epochs cheaply; fine-tuning moves
-millions of weights on a few hundred images, so fewer epochs and a small backbone rate.
+millions of weights on a few hundred images, so a small backbone rate and the ImageNet recipe's
+random resized crops (``augment="imagenet"``): on hymenoptera they raised MobileNetV2 from
+0.9281 (flips and shifts) to 0.9346 and EfficientNet-Lite0 from 0.9412 to 0.9608 (README).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any
 STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "scratch": dict(epochs=15, lr=1e-3, batch_size=32, scheduler="cosine"),
     "features": dict(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine"),
-    "finetune": dict(epochs=6, lr=1e-3, batch_size=32, scheduler="cosine"),
-    "discriminative": dict(epochs=6, lr=1e-3, batch_size=32, scheduler="cosine"),
-    "gradual": dict(epochs=8, lr=1e-3, batch_size=32, scheduler="cosine"),
+    "finetune": dict(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine", augment="imagenet"),
+    "discriminative": dict(
+        epochs=10, lr=1e-3, batch_size=32, scheduler="cosine", augment="imagenet"
+    ),
+    "gradual": dict(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine", augment="imagenet"),
 }
 MODEL_OPTIONS = ("backbone_lr", "layer_decay", "stages", "unfreeze_every", "dropout")
 
