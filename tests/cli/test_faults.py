@@ -263,14 +263,19 @@ def test_a_checkpoint_without_its_model_info_is_refused(tmp_path: Path) -> None:
     assert "checkpoint without engine, model_info, config" in flat(result)
 
 
-def test_ctrl_c_between_steps_saves_and_tells_how_to_resume(tmp_path: Path) -> None:
+def _long_training(tmp_path: Path) -> subprocess.Popen:
+    """A 300-epoch digits run into tmp_path/c, in a process of its own (for signals)."""
     args = ["train", "mlp", "--data", "digits", "--epochs", "300", "--batch-size", "8",
             "--runs-dir", tmp_path, "--run-name", "c", "--threads", "1"]  # fmt: skip
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", "from nnatlas.cli import main; main()", *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
+
+
+def test_ctrl_c_between_steps_saves_and_tells_how_to_resume(tmp_path: Path) -> None:
+    process = _long_training(tmp_path)
     for line in process.stdout:
         if line.startswith("epoch 1/"):
             time.sleep(0.2)  # somewhere in the middle of epoch 2
@@ -284,13 +289,7 @@ def test_ctrl_c_between_steps_saves_and_tells_how_to_resume(tmp_path: Path) -> N
 
 
 def test_a_second_ctrl_c_stops_at_once_and_still_says_how_to_resume(tmp_path: Path) -> None:
-    args = ["train", "mlp", "--data", "digits", "--epochs", "300", "--batch-size", "8",
-            "--runs-dir", tmp_path, "--run-name", "c", "--threads", "1"]  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from nnatlas.cli import main; main()", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    process = _long_training(tmp_path)
     for line in process.stdout:
         if line.startswith("epoch 1/"):  # last.pt exists from here on
             process.send_signal(2)
