@@ -53,3 +53,21 @@ def test_missing_or_inconsistent_vectors_are_a_clear_error(tmp_path: Path) -> No
     np.save(tmp_path / "g" / "glove_6B_50d_emb.npy", np.zeros((3, 6), np.float32))
     with pytest.raises(DatasetError, match="2 words but vectors of shape"):
         load_word_vectors(f"glove:{tmp_path / 'g'}")
+
+
+def test_the_command_takes_word_vectors_and_prints_the_coverage(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nnatlas.cli import _register, app
+
+    _register()
+    write_glove(tmp_path / "glove", ["great", "film", "dull", "the", "mess"])
+    rows = ["text,label"] + ["great film,pos", "a dull mess,neg", "the great unknown,pos"] * 12
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(app, [
+        "train", "lstm_classifier", "--data", f"csv:{tmp_path / 'r.csv'}", "--word-vectors",
+        f"glove:{tmp_path / 'glove'}", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
+        "--threads", "1", "--no-tensorboard", "--quiet",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "5 of the vocabulary's 7 words have a vector" in result.output

@@ -29,6 +29,7 @@ from nnatlas.train.config import TrainConfig
 # passed to tasks.train by name beside options_file.READING.
 SEQUENCE_READING = (
     "tokenizer", "bptt", "min_freq", "max_size", "max_len", "truncate_side", "reverse_pairs",
+    "word_vectors",
 )  # fmt: skip
 
 
@@ -116,6 +117,11 @@ def train(
     min_freq: int | None = typer.Option(
         None, help="word vocabularies: words seen fewer times in training become <unk>"
     ),
+    word_vectors: str | None = typer.Option(
+        None,
+        help="text classifiers: start the embedding from pretrained word vectors: glove-6b-50d "
+        "(`make glove`) or glove:FOLDER in its format; the header prints the vocabulary coverage",
+    ),
     max_size: int | None = typer.Option(
         None, help="word vocabularies: at most N entries, the 4 reserved tokens included"
     ),
@@ -171,6 +177,7 @@ def train(
     given.update(encoding=encoding, limit=limit, **options)
     given.update(tokenizer=tokenizer, bptt=bptt, min_freq=min_freq, max_size=max_size)
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
+    given.update(word_vectors=word_vectors)
     model_options = None
     with exit_on_usage_error():
         if config is not None:
