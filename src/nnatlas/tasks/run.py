@@ -241,9 +241,9 @@ def train(
         kwargs = model_kwargs(entry, prepared.facts, model_options)
         net = build_model(name, config.engine, kwargs, seed=config.seed)
         _copy_initial_weights(net, prepared.initial_weights)
-        pretrained = (model_options or {}).get("weights") not in (None, "none") and (
-            (model_options or {}).get("strategy") not in (None, "scratch")
-        )  # a transfer model starting from pretrained weights
+        # The entry's input spec names a source exactly when the weights start pretrained.
+        spec = entry.inputs(model_options or {}) if entry.inputs is not None else {}
+        pretrained = bool(spec.get("source"))
         prepared.notes += model_data_checks(prepared, _trainable(net), pretrained)
         run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
         return _fit_and_test(run, prepared, start, resume=None)
