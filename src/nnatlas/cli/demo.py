@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from nnatlas.cli.errors import exit_on_usage_error
 from nnatlas.cli.root import app
 
 
@@ -50,7 +51,11 @@ def demo(
             f"\n[bold]engine = {engine}[/bold]  (nnatlas train mlp --data digits --engine {engine})"
         )
         run_dir = runs_dir / f"demo-mlp-digits-{engine}"
-        runs.append(tasks.train("mlp", "digits", engine=engine, run_dir=run_dir))
+        # The demo owns its demo-* folders: a second `make demo` replaces them (said below).
+        with exit_on_usage_error():  # e.g. another demo training into the folder right now
+            runs.append(
+                tasks.train("mlp", "digits", engine=engine, run_dir=run_dir, overwrite=True)
+            )
 
     table = Table(title="MLP on digits (stratified split; test = 15% held out)")
     for column in ("engine", "epochs", "test accuracy", "test loss", "wall time"):
@@ -75,6 +80,7 @@ def demo(
         console.print(
             f"{run.config.engine}: curves, history and checkpoints in {run.dir}/", highlight=False
         )
+    console.print("(the next demo replaces these two demo-* folders; `nnatlas train` never does)")
     console.print(
         "Next: `nnatlas models list`, `nnatlas data list`, "
         "`nnatlas train lenet5 --data fashion-mnist` (after `make fashion-mnist`)."
