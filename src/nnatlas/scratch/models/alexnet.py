@@ -19,7 +19,8 @@ from nnatlas.scratch.conv import Conv2d
 from nnatlas.scratch.dropout import Dropout
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
-from nnatlas.scratch.module import Module, ShapeError
+from nnatlas.scratch.models.conv_pool_head import ConvPoolClassifier
+from nnatlas.scratch.module import Module
 from nnatlas.scratch.pooling import AdaptiveAvgPool2d, MaxPool2d
 from nnatlas.scratch.sequential import Sequential
 
@@ -47,7 +48,7 @@ def make_features(
     return Sequential(*layers)
 
 
-class AlexNet(Module):
+class AlexNet(ConvPoolClassifier):
     """Five conv stages, AdaptiveAvgPool2d(pool_size), Dropout-Linear-ReLU twice, Linear.
 
     Args:
@@ -97,32 +98,6 @@ class AlexNet(Module):
             Linear(hidden, num_classes, **kw),
         )
         self._name_children()
-
-    def forward_features(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, C, H, W) -> (N, 256, H', W')."""
-        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1] != self.in_chans:
-            raise ShapeError(
-                f"AlexNet: expected input (N, {self.in_chans}, H, W), got "
-                f"{getattr(x, 'shape', type(x).__name__)}"
-            )
-        return self.features(x)
-
-    def forward_head(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, 256, H', W') -> (N, num_classes)."""
-        pooled = self.avgpool(x)  # (N, 256, pool_size, pool_size)
-        self._cache = pooled.shape
-        return self.classifier(pooled.reshape(pooled.shape[0], -1))  # (N, 256 * pool_size^2)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, C, H, W) -> (N, num_classes)."""
-        return self.forward_head(self.forward_features(x))
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        """Shape: grad_out: (N, num_classes) -> (N, C, H, W) (None when conv 0 skips it)."""
-        if self._cache is None:
-            raise RuntimeError("AlexNet: backward called before forward")
-        grad = self.classifier.backward(grad_out).reshape(self._cache)
-        return self.features.backward(self.avgpool.backward(grad))
 
     def extra_repr(self) -> str:
         return f"pool_size={self.pool_size}, hidden={self.hidden}, num_classes={self.num_classes}"

@@ -24,7 +24,8 @@ from nnatlas.scratch.conv import Conv2d
 from nnatlas.scratch.dropout import Dropout
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.linear import Linear
-from nnatlas.scratch.module import Module, ShapeError
+from nnatlas.scratch.models.conv_pool_head import ConvPoolClassifier
+from nnatlas.scratch.module import Module
 from nnatlas.scratch.pooling import AdaptiveAvgPool2d, MaxPool2d
 from nnatlas.scratch.sequential import Sequential
 
@@ -56,7 +57,7 @@ def make_layers(
     return Sequential(*layers)
 
 
-class VGG(Module):
+class VGG(ConvPoolClassifier):
     """VGG: conv stack, AdaptiveAvgPool2d(pool_size), Linear-ReLU-Dropout twice, Linear.
 
     Args:
@@ -110,32 +111,6 @@ class VGG(Module):
             Linear(hidden, num_classes, **kw),
         )
         self._name_children()
-
-    def forward_features(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, C, H, W) -> (N, 512, H / 32, W / 32) (for the paper's five poolings)."""
-        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1] != self.in_chans:
-            raise ShapeError(
-                f"VGG: expected input (N, {self.in_chans}, H, W), got "
-                f"{getattr(x, 'shape', type(x).__name__)}"
-            )
-        return self.features(x)
-
-    def forward_head(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, 512, h, w) -> (N, num_classes)."""
-        pooled = self.avgpool(x)  # (N, 512, pool_size, pool_size)
-        self._cache = pooled.shape
-        return self.classifier(pooled.reshape(pooled.shape[0], -1))  # (N, 512 * pool_size^2)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Shape: x: (N, C, H, W) -> (N, num_classes)."""
-        return self.forward_head(self.forward_features(x))
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        """Shape: grad_out: (N, num_classes) -> (N, C, H, W) (None when conv 0 skips it)."""
-        if self._cache is None:
-            raise RuntimeError("VGG: backward called before forward")
-        grad = self.classifier.backward(grad_out).reshape(self._cache)
-        return self.features.backward(self.avgpool.backward(grad))
 
     def extra_repr(self) -> str:
         return (
