@@ -391,6 +391,13 @@ class RunHeader(Callback):
         what = f"{len(record['classes'])} classes" if "classes" in record else ""
         dataset = extra.get("data", {}).get("name", "?")
         print(f"data   {dataset}: {split_sizes}; inputs {shape}; {what}")
+        world, accum = trainer.dist.world_size, config.grad_accum
+        if world > 1 or accum > 1:
+            how = f"{world} processes ({trainer.dist.backend}), " if world > 1 else ""
+            print(
+                f"batch  {how}global batch {config.batch_size * world * accum} = "
+                f"{config.batch_size} per process x {world} process(es) x {accum} accumulated"
+            )
         for note in extra.get("notes", []):
             print(f"note   {note}")
         if trainer.run_dir is not None:
