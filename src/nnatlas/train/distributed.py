@@ -15,8 +15,8 @@ CPU, NCCL on CUDA); the Trainer then
   checkpoint so no process runs ahead of a file a resume may need;
 - resumes every process from the same ``last.pt``.
 
-Outside torchrun (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) everything here is a no-op, so the
-same code trains one process.
+Outside torchrun (no ``RANK`` and ``WORLD_SIZE`` in the environment) everything here is a
+no-op, so the same code trains one process.
 
 Example (two processes on this machine; see the README's "Beyond one machine")::
 
@@ -56,7 +56,8 @@ class DistContext:
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        """Whether this process is one of a torchrun job (a process group was joined)."""
+        return bool(self.backend)
 
     @property
     def is_main(self) -> bool:
@@ -67,8 +68,9 @@ SINGLE = DistContext()
 
 
 def launched() -> bool:
-    """Whether torchrun started this process among several (``WORLD_SIZE`` > 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    """Whether torchrun started this process (it sets ``RANK`` and ``WORLD_SIZE``); a job of
+    one process counts too, so ``--nproc 1`` runs DDP and NCCL on one GPU."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 def context(device: str = "auto") -> DistContext:
@@ -105,6 +107,12 @@ def is_main_process() -> bool:
 def device_for(ctx: DistContext, device: torch.device) -> torch.device:
     """One GPU per process: ``cuda`` becomes ``cuda:LOCAL_RANK``."""
     if ctx.enabled and device.type == "cuda" and device.index is None:
+        if ctx.local_rank >= torch.cuda.device_count():
+            raise ConfigError(
+                f"process {ctx.local_rank} of this machine has no GPU of its own: NCCL takes one "
+                f"GPU per process and there are {torch.cuda.device_count()}; use --nproc "
+                f"{torch.cuda.device_count()} or fewer, or --device cpu (gloo)"
+            )
         return torch.device("cuda", ctx.local_rank)
     return device
 
