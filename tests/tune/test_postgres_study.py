@@ -17,6 +17,7 @@ import optuna
 import pytest
 
 pytest.importorskip("psycopg2")
+from nnatlas.tune.search import database_url  # noqa: E402
 
 # Each process reserves under the server's lock only: its own folder, as on its own machine,
 # so a lock file could not serialize them.
@@ -52,8 +53,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def postgres():
-    """The SQLAlchemy URL of a fresh PostgreSQL server listening on a socket in a temporary
-    folder (no TCP), stopped and removed afterwards."""
+    """The URL of a fresh PostgreSQL server on the loopback address (127.0.0.1, a free port;
+    its socket in a temporary folder), a throwaway cluster stopped and removed afterwards."""
     initdb, pg_ctl = _program("initdb"), _program("pg_ctl")
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
@@ -69,11 +70,11 @@ def postgres():
     data, port = folder / "data", _free_port()
     subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "nnatlas", "-N"],
                    check=True, capture_output=True)  # fmt: skip
-    options = f"-k {folder} -p {port} -c listen_addresses='' -c fsync=off"
+    options = f"-k {folder} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
                     options, "start"], check=True, capture_output=True)  # fmt: skip
     try:
-        yield f"postgresql+psycopg2://nnatlas@/postgres?host={folder}&port={port}"
+        yield f"postgresql://nnatlas@127.0.0.1:{port}/postgres"  # as a user would type it
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)  # fmt: skip
@@ -90,7 +91,7 @@ def test_processes_on_a_server_reserve_under_its_lock(postgres, tmp_path):
         for i in range(3)
     ]
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
-    study = optuna.load_study(study_name="s", storage=postgres)
+    study = optuna.load_study(study_name="s", storage=database_url(postgres))
     assert [t.number for t in study.trials] == list(range(12))  # none extra, none twice
     assert all(t.state.name == "COMPLETE" for t in study.trials)
     assert len({t.user_attrs["worker"]["pid"] for t in study.trials}) >= 2
@@ -103,3 +104,34 @@ def test_a_server_that_cannot_be_reached_is_a_clear_error(tmp_path):
     url = f"postgresql+psycopg2://nnatlas@/postgres?host={tmp_path}&port=1"
     with pytest.raises(TuneError, match="cannot open the study database"):
         tune("mlp", "digits", trials=1, storage=url, folder=tmp_path / "t", epochs=1)
+
+
+def test_two_tune_workers_finish_one_study_with_no_trial_lost_or_duplicated(postgres, tmp_path):
+    """Two `nnatlas tune` processes, each in its own folder as on its own machine, started
+    together against one PostgreSQL study (the README's multi-worker commands)."""
+    trials = 4
+    command = [sys.executable, "-m", "nnatlas", "tune", "mlp", "--data", "digits", "--limit",
+               "100", "--space", "lr,width", "--pruner", "none", "--epochs", "1", "--trials",
+               str(trials), "--storage", postgres, "--study", "shared"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    workers = [
+        subprocess.Popen(
+            [*command, "--dir", str(tmp_path / f"machine{i}")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    study = optuna.load_study(study_name="shared", storage=database_url(postgres))
+    assert [t.number for t in study.trials] == list(range(trials))  # none lost, none extra
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(params)) == trials  # no trial ran twice under two numbers
+    assert {t.user_attrs["worker"]["pid"] for t in study.trials} == {w.pid for w in workers}
+    printed = [int(line.split()[1]) for out in outputs for line in out.splitlines()
+               if line.startswith("trial ")]  # fmt: skip
+    assert sorted(printed) == list(range(trials))  # each process reported its own trials

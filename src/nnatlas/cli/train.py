@@ -156,6 +156,43 @@ def train(
         help="replace the run in the folder (otherwise a named folder that holds a run is "
         "refused and a default name moves on to NAME-2)",
     ),
+    nproc: int | None = typer.Option(
+        None,
+        "--nproc",
+        help="distributed: train on N processes of this machine (torch DDP, launched through "
+        "torchrun; gloo on the CPU, NCCL with one GPU each); --batch-size is per process",
+        rich_help_panel="Distributed (torchrun)",
+    ),
+    nnodes: str | None = typer.Option(
+        None,
+        help="distributed: machines in all, e.g. 2 (torchrun --nnodes)",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
+    node_rank: int | None = typer.Option(
+        None,
+        help="distributed: this machine's number, 0 on the first",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
+    master_addr: str | None = typer.Option(
+        None,
+        help="distributed: address of machine 0, the same on every machine",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
+    master_port: int | None = typer.Option(
+        None,
+        help="distributed: a free port on machine 0 (default 29500 across machines)",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
+    rdzv_endpoint: str | None = typer.Option(
+        None,
+        help="distributed: HOST:PORT of a c10d rendezvous instead of --master-addr",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
+    rdzv_id: str | None = typer.Option(
+        None,
+        help="distributed: the job's id at the rendezvous (default nnatlas)",
+        rich_help_panel="Distributed (torchrun)",
+    ),  # fmt: skip
     **options: Any,
 ) -> None:
     """Train a model on a dataset, writing a run folder: runs/MODEL-DATA-ENGINE-sSEED.
@@ -167,9 +204,22 @@ def train(
     overridden by --config FILE (e.g. a tune's best-config.toml), overridden by the command line.
     Ctrl-C stops after the current step, saves last.pt and prints the command that resumes.
     Example: nnatlas train lenet5 --data fashion-mnist --epochs 3 --engine scratch
+
+    With --nproc N the same command runs on N processes through torchrun (also
+    `torchrun --nproc-per-node N -m nnatlas train ...`); rank 0 prints and writes the folder.
     """
     import nnatlas.tasks as tasks
     from nnatlas.train import NonFiniteLossError, TrainingInterrupted
+    from nnatlas.train.distributed import is_main_process
+
+    launch = dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
+    launch.update(master_port=master_port, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
+    if any(v is not None for v in launch.values()):
+        engine_given = options.get("engine")
+        if config is not None and engine_given is None:
+            with exit_on_usage_error():
+                engine_given = merge_config_file(config, dict(options))[0].get("engine")
+        raise typer.Exit(_launch(launch, engine_given))
 
     given = dict(model=model, data=data, run_name=run_name, runs_dir=runs_dir, augment=augment)
     given.update(val_fraction=val_fraction, data_root=data_root, image_size=image_size)
@@ -231,7 +281,35 @@ def train(
         except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-step
             _report_hard_interrupt(header.run_dir, runs_dir)
             raise typer.Exit(130) from None
-    print_summary(run)
+    if is_main_process():
+        print_summary(run)
+
+
+def _launch(launch: dict[str, Any], engine: str | None) -> int:
+    """Run this same command on several processes through torchrun; returns its exit status."""
+    import subprocess
+
+    from nnatlas.train import distributed
+
+    with exit_on_usage_error():
+        if distributed.launched():
+            raise UsageError(
+                "--nproc and the other launcher flags start torchrun; this process already "
+                "runs under torchrun: drop them"
+            )
+        if engine == "scratch":
+            raise UsageError(
+                "--nproc: the scratch (NumPy) engine trains in one process; drop --nproc, or "
+                "use --engine torch for distributed training"
+            )
+        values = {k: v for k, v in launch.items() if v is not None}
+        command = distributed.torchrun_command(distributed.Launch(**values), sys.argv[1:])
+    nproc = values.get("nproc", 1)
+    print(f"launching {nproc} process(es) per machine: {' '.join(command[1:])}", flush=True)
+    try:
+        return subprocess.call(command, env=distributed.launch_env(nproc))
+    except KeyboardInterrupt:  # torchrun got the Ctrl-C too and stops its processes
+        return 130
 
 
 def parse_model_options(values: list[str]) -> dict[str, Any]:
@@ -313,6 +391,13 @@ class RunHeader(Callback):
         what = f"{len(record['classes'])} classes" if "classes" in record else ""
         dataset = extra.get("data", {}).get("name", "?")
         print(f"data   {dataset}: {split_sizes}; inputs {shape}; {what}")
+        world, accum = trainer.dist.world_size, config.grad_accum
+        if world > 1 or accum > 1:
+            how = f"{world} processes ({trainer.dist.backend}), " if world > 1 else ""
+            print(
+                f"batch  {how}global batch {config.batch_size * world * accum} = "
+                f"{config.batch_size} per process x {world} process(es) x {accum} accumulated"
+            )
         for note in extra.get("notes", []):
             print(f"note   {note}")
         if trainer.run_dir is not None:
@@ -348,6 +433,7 @@ def _resume(run_dir: Path, header: RunHeader, options: dict[str, Any]) -> Any:
     *reports* may change."""
     import nnatlas.tasks as tasks
     from nnatlas.train import load_checkpoint
+    from nnatlas.train.distributed import is_main_process
 
     last = run_dir / "last.pt"
     if not last.is_file():
@@ -355,15 +441,16 @@ def _resume(run_dir: Path, header: RunHeader, options: dict[str, Any]) -> Any:
     # Any other option would change the numbers of the run.
     keep = ("quiet", "epochs")
     ignored = sorted(k for k, v in options.items() if v is not None and k not in keep)
-    if ignored:
-        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
-        print(f"--resume continues with the run's saved config; ignoring {flags}")
     ckpt = load_checkpoint(last)
     loader = ckpt.get("loader") or {"batches_done": 0}
-    print(
-        f"resuming {last}: {ckpt['epoch']} epoch(s) done, step {ckpt['step']}, "
-        f"{loader['batches_done']} batch(es) into the next epoch"
-    )
+    if is_main_process():  # under torchrun, rank 0 speaks for all
+        if ignored:
+            flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+            print(f"--resume continues with the run's saved config; ignoring {flags}")
+        print(
+            f"resuming {last}: {ckpt['epoch']} epoch(s) done, step {ckpt['step']}, "
+            f"{loader['batches_done']} batch(es) into the next epoch"
+        )
     return tasks.resume(
         run_dir,
         epochs=options.get("epochs"),

@@ -16,6 +16,7 @@ vocabularies), ``last.pt`` / ``best.pt`` (which carry both too), the history, cu
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -223,17 +224,22 @@ def train(
         **reading,
     )
     task.check_options(dataset)
+    ctx = _distributed(config)
     named = run_dir is not None or run_name is not None
     folder = Path(run_dir) if run_dir is not None else None
     if folder is None:
         folder = Path(runs_dir) / (run_name or default_run_name(name, data, engine, config.seed))
-    folder, moved = choose_folder(folder, named, overwrite)
-    with FolderLock(folder):  # one training per folder; a second one is refused, naming us
-        choose_folder(folder, True, overwrite)  # nobody filled it while we waited for the lock
+    moved = ""
+    if ctx.is_main:  # under torchrun rank 0 picks the folder and tells the others
+        folder, moved = choose_folder(folder, named, overwrite)
+    folder, moved = _broadcast(ctx, (folder, moved))
+    with _folder_lock(folder, ctx):  # one training per folder; a second one is refused
+        if ctx.is_main:
+            choose_folder(folder, True, overwrite)  # nobody filled it while we waited
         prepared = task.load(dataset, entry)
         _check_trainable(prepared, data)
         prepared.notes[:0] = [moved] * bool(moved) + notes
-        if overwrite:
+        if overwrite and ctx.is_main:
             clear_run(folder)
         if prepared.facts.get("num_classes") == 2 and options.get("metrics") is None:
             # Two classes: add the threshold-free metrics people report for them.
@@ -247,6 +253,29 @@ def train(
         prepared.notes += model_data_checks(prepared, _trainable(net), pretrained)
         run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
         return _fit_and_test(run, prepared, start, resume=None)
+
+
+def _distributed(config: Any) -> Any:
+    """This process's place under torchrun (joining its process group), or a lone process."""
+    from nnatlas.train import distributed
+
+    if config.engine != "torch" and distributed.launched():
+        raise TaskError(
+            "the scratch (NumPy) engine trains in one process: run it without --nproc or "
+            "torchrun, or use --engine torch for distributed training"
+        )
+    return distributed.context(config.device)
+
+
+def _broadcast(ctx: Any, value: Any) -> Any:
+    from nnatlas.train import distributed
+
+    return distributed.broadcast(ctx, value)
+
+
+def _folder_lock(folder: Path, ctx: Any) -> contextlib.AbstractContextManager:
+    """The run folder's lock, held by rank 0 for all the processes of one training."""
+    return FolderLock(folder) if ctx.is_main else contextlib.nullcontext()
 
 
 def _fit_inputs_to_weights(
@@ -371,7 +400,7 @@ def resume(
         ckpt["best"]["stop_reason"] = ""  # more epochs were asked for: early stopping resets
         ckpt["best"]["wait"] = 0
     info = ckpt["model_info"]
-    with FolderLock(folder):
+    with _folder_lock(folder, _distributed(config)):
         prepared = task.load(options, model_entry(info["name"], task))
         _check_same_data(ckpt, prepared, folder)
         net = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
@@ -445,15 +474,17 @@ def _fit_and_test(run: Run, prepared: Prepared, start: float, resume: dict[str, 
             shuffle=True,
             seed=config.seed,
             augment=prepared.augment,
+            device=trainer.data_device(prepared.train),
         )
-    if run.dir is not None and resume is None:
+    main = trainer.dist.is_main  # under torchrun rank 0 writes the files
+    if run.dir is not None and resume is None and main:
         write_json(run.dir / "data.json", trainer.extra)
     trainer.fit(train_data, val_data, resume=resume)
     run.test_metrics = trainer.evaluate(prepared.test)
     scored = run.task.output_metrics(run, run.options, "test")  # BLEU of a translation run
     run.test_metrics.update({k: v for k, v in scored.items() if isinstance(v, float)})
     run.seconds = time.perf_counter() - start
-    if run.dir is not None:
+    if run.dir is not None and main:
         write_json(run.dir / "test_metrics.json", run.test_metrics)
         if scored:
             write_json(run.dir / "test_outputs.json", scored)

@@ -43,6 +43,7 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "seed": (0, 2**63 - 1, True),  # torch's generators take 64-bit seeds
     "threads": (0, None, True),
     "checkpoint_every": (0, None, True),
+    "grad_accum": (1, None, True),
 }
 
 
@@ -56,7 +57,15 @@ class TrainConfig:
 
     engine: str = _opt("torch", "which engine trains: torch or scratch (NumPy)", ENGINES)
     epochs: int = _opt(10, "passes over the training split")
-    batch_size: int = _opt(128, "examples per optimizer step")
+    batch_size: int = _opt(
+        128,
+        "examples per process and step (the global batch is batch size x processes x --grad-accum)",
+    )
+    grad_accum: int = _opt(
+        1,
+        "gradient accumulation: micro-batches summed into one optimizer step (keeps the "
+        "global batch when the number of processes changes)",
+    )
     eval_batch_size: int = _opt(0, "examples per evaluation batch (0 = 4 x batch size)")
     lr: float = _opt(1e-3, "learning rate (peak rate for onecycle)")
     optimizer: str = _opt("adam", "optimizer", OPTIMIZERS)
@@ -79,9 +88,17 @@ class TrainConfig:
     restore_best: bool = _opt(True, "load best.pt's weights at the end of training")
     seed: int = _opt(0, "seed of every random generator (weights, data order, augmentation)")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:1, mps")
-    amp: str = _opt("off", "mixed precision on CUDA only", AMP_MODES)
+    amp: str = _opt(
+        "off", "mixed precision (autocast): bf16 on CUDA or the CPU, fp16 on CUDA", AMP_MODES
+    )
     channels_last: bool = _opt(
         False, "store 4-D activations NHWC (faster convolutions on some CPUs/GPUs)"
+    )
+    compile: bool = _opt(
+        False, "compile the model with torch.compile (PyTorch 2; first steps slow)"
+    )
+    sync_bn: bool = _opt(
+        False, "distributed on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)"
     )
     threads: int = _opt(
         0, "CPU threads (0 = automatic: 1 for models under 200k parameters, else all cores)"

@@ -10,6 +10,11 @@ The order is reproducible and resumable: each epoch draws ``randperm`` from the 
 ``torch.Generator``. :meth:`TensorLoader.state_dict` records the generator state *at the start
 of the current epoch* and how many batches were consumed, so a run resumed from a mid-epoch
 checkpoint redraws the same permutation and continues with the next batch.
+
+Under distributed training (:mod:`nnatlas.train.distributed`) :meth:`TensorLoader.shard` makes
+each process draw that same permutation and take its own slice of every *global* batch of
+``batch_size x world_size`` examples, so the processes together see exactly the batches one
+process with the global batch size would see.
 """
 
 from __future__ import annotations
@@ -84,10 +89,32 @@ class TensorLoader:
         self._epoch_start_state = self.order_generator.get_state()
         self._skip_batches = 0  # set by load_state_dict for a mid-epoch resume
         self.batches_done = 0  # batches handed out in the current epoch
+        self.rank, self.world_size = 0, 1
+
+    def shard(self, rank: int, world_size: int) -> TensorLoader:
+        """Hand out only process ``rank``'s share of each global batch (of ``batch_size x
+        world_size`` examples); returns ``self``.
+
+        The order is padded, as ``DistributedSampler`` pads it, by repeating its first
+        examples until the processes get equally many (at most ``world_size - 1`` repeats an
+        epoch): equal shards keep DistributedDataParallel's mean of the processes' mean losses
+        equal to the mean over the global batch.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"TensorLoader.shard: rank {rank} is not in 0..{world_size - 1}")
+        if world_size > self.num_examples:
+            raise ValueError(
+                f"TensorLoader.shard: {self.num_examples} examples cannot be shared between "
+                f"{world_size} processes; use fewer processes"
+            )
+        self.rank, self.world_size = rank, world_size
+        return self
 
     def __len__(self) -> int:
-        n = self.num_examples
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        n, batch = self.num_examples, self.batch_size
+        if self.world_size > 1:  # padded to a multiple of the processes, global batches
+            n, batch = -(-n // self.world_size) * self.world_size, batch * self.world_size
+        return n // batch if self.drop_last else -(-n // batch)
 
     @property
     def num_examples(self) -> int:
@@ -100,10 +127,14 @@ class TensorLoader:
             order = torch.randperm(n, generator=self.order_generator).to(self.tensors[0].device)
         else:
             order = None
+        if self.world_size > 1:
+            order = self._padded(order if order is not None else torch.arange(n))
         start_batch, self._skip_batches = self._skip_batches, 0
         self.batches_done = start_batch
         for b in range(start_batch, len(self)):
-            if order is None:
+            if self.world_size > 1:
+                rows = self._share(order, b)
+            elif order is None:
                 rows = slice(b * self.batch_size, (b + 1) * self.batch_size)  # views, no copy
             else:
                 rows = order[b * self.batch_size : (b + 1) * self.batch_size]
@@ -117,6 +148,18 @@ class TensorLoader:
             self.batches_done = b + 1
             yield (first, *rest)
         self.batches_done = 0
+
+    def _padded(self, order: torch.Tensor) -> torch.Tensor:
+        """``order`` repeated from its start up to a multiple of the processes."""
+        pad = -len(order) % self.world_size
+        return torch.cat([order, order[:pad]]).to(self.tensors[0].device)
+
+    def _share(self, order: torch.Tensor, b: int) -> torch.Tensor:
+        """This process's rows of global batch ``b``: a contiguous slice of equal length."""
+        width = self.batch_size * self.world_size
+        chunk = order[b * width : (b + 1) * width]  # (<= width,), a multiple of world_size
+        per = len(chunk) // self.world_size
+        return chunk[self.rank * per : (self.rank + 1) * per]
 
     def state_dict(self) -> dict[str, Any]:
         """Generator states as uint8 tensors (``torch.load(weights_only=True)`` reads them)."""

@@ -142,6 +142,26 @@ class ScratchTrainer(Trainer):
             raise ConfigError(
                 f"--device {self.config.device}: the scratch (NumPy) engine runs on the CPU only"
             )
+        if self.dist.enabled:
+            raise ConfigError(
+                "the scratch (NumPy) engine trains in one process: run it without --nproc or "
+                "torchrun, or use --engine torch for distributed training"
+            )
+        torch_only = [
+            flag
+            for flag, on in (
+                ("--grad-accum", self.config.grad_accum > 1),
+                ("--compile", self.config.compile),
+                ("--sync-bn", self.config.sync_bn),
+                (f"--amp {self.config.amp}", self.config.amp != "off"),
+            )
+            if on
+        ]
+        if torch_only:
+            raise ConfigError(
+                f"{', '.join(torch_only)}: torch engine options; the scratch (NumPy) engine "
+                "does not take them (drop them, or use --engine torch)"
+            )
         self.amp_dtype = None
         self.scaler = torch.amp.GradScaler("cpu", enabled=False)  # keeps checkpoints uniform
         self.losses = ScratchLosses()

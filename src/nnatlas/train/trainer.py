@@ -36,6 +36,7 @@ import torch
 
 from nnatlas.files import FolderLock
 from nnatlas.threads import configure_threads
+from nnatlas.train import distributed
 from nnatlas.train.callbacks import (
     Callback,
     CurvePlotter,
@@ -185,8 +186,12 @@ class Trainer:
             self.config.threads, engine=self.engine, num_parameters=self.num_parameters()
         )
         self.config.threads = self.threads  # resolved, so config.json and resumes use it too
+        # Under torchrun: join the process group (a no-op for one process).
+        self.dist = distributed.context(self.config.device)
         self.device = self._setup_engine()
-        self.callbacks = self._default_callbacks() + list(callbacks)
+        # Rank 0 alone prints, writes history and plots, and hears the callbacks.
+        self.callbacks = self._default_callbacks() + list(callbacks) if self.dist.is_main else []
+        self._wrapped: tuple[tuple[bool, ...], Any] | None = None  # see training_model()
 
         self.history: list[dict[str, Any]] = []
         self.monitor = self.config.monitor  # fit() watches train_* instead when there is no val
@@ -226,7 +231,7 @@ class Trainer:
             The history: one dict per epoch (``epoch``, ``step``, ``lr``, ``train_*``,
             ``val_*``, ``time_s``).
         """
-        if self.run_dir is None:
+        if self.run_dir is None or not self.dist.is_main:
             return self._fit(train, val, resume)
         with FolderLock(self.run_dir):  # one training per folder (re-entrant in one process)
             return self._fit(train, val, resume)
@@ -244,7 +249,7 @@ class Trainer:
             watched = cfg.monitor[4:]
             if watched != "loss" and watched not in names:
                 self.train_metrics = self.step_fn.metrics([*names, watched])
-        steps_per_epoch = len(train_loader)
+        steps_per_epoch = -(-len(train_loader) // cfg.grad_accum)  # optimizer steps
         self.optimizer = self.build_optimizer()
         self.scheduler = LRScheduler(
             self.optimizer,
@@ -260,7 +265,7 @@ class Trainer:
         if resume is not None:
             ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, self.device)
             self.load_training_state(ckpt, train_loader)
-        elif self.run_dir is not None:
+        elif self.run_dir is not None and self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(self.run_dir / "config.json")
 
@@ -273,7 +278,7 @@ class Trainer:
                 self._stop_if_interrupted(train_loader, between_epochs=True)
                 start = time.perf_counter()
                 for callback in self.callbacks:
-                    callback.on_epoch_begin(self, self.epoch, len(train_loader))
+                    callback.on_epoch_begin(self, self.epoch, steps_per_epoch)
                 train_metrics = self.train_epoch(train_loader)
                 val_metrics = self.evaluate(val_loader) if val_loader is not None else {}
                 self.epoch += 1
@@ -336,11 +341,15 @@ class Trainer:
         """
         if callable(getattr(self.model, "set_epoch", None)):
             self.model.set_epoch(self.epoch)
+        distributed.set_loader_epoch(loader, self.epoch)  # a DistributedSampler's reshuffle
         self.model.train()
-        for batch in loader:
-            out, loss = self.train_step(self.to_device(batch))
+        for group in _groups(loader, self.config.grad_accum):
+            if len(group) == 1:
+                out, loss = self.train_step(self.to_device(group[0]))
+                self.train_metrics.add(out, loss)
+            else:
+                loss = self.accumulate_step([self.to_device(batch) for batch in group])
             self.scheduler.step()
-            self.train_metrics.add(out, loss)
             self.step += 1
             every = self.config.checkpoint_every
             if every and self.step % every == 0 and _is_mid_epoch(loader):
@@ -348,25 +357,75 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_step_end(self, loss)
             self._stop_if_interrupted(loader)
-        metrics = self.train_metrics.compute()
+        # Each process saw its own share: the epoch's figures are the mean over the processes.
+        metrics = distributed.mean_over_processes(self.dist, self.train_metrics.compute())
         self.train_metrics.reset()
         return metrics
 
     def train_step(self, batch: Any) -> tuple[StepOutput, float]:
         """The task's loss, backward, gradient clipping, optimizer step. Returns (output, loss)."""
         with self.autocast():
-            out = self.step_fn.loss(self.model, batch, self.losses, training=True)
+            out = self.step_fn.loss(self.training_model(), batch, self.losses, training=True)
         loss_value = _value(out.loss)
         self.check_finite(loss_value)
 
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(out.loss).backward()  # the scaler is a no-op unless fp16 on CUDA
+        self._optimizer_step()
+        return out, loss_value
+
+    def accumulate_step(self, batches: Sequence[Any]) -> float:
+        """One optimizer step over several micro-batches (``--grad-accum``): each one's mean
+        loss, weighted by its share of the examples, adds its gradient, so the step follows
+        the mean loss over all of them, as one batch of their total size would (exactly, but
+        for BatchNorm's per-batch statistics and losses averaged over tokens). Returns that
+        mean loss.
+
+        Under DistributedDataParallel the gradients are averaged over the processes once, in
+        the last micro-batch's backward (``no_sync`` skips it in the others).
+        """
+        model = self.training_model()
+        self.optimizer.zero_grad(set_to_none=True)
+        sizes = [_examples(batch) for batch in batches]
+        total = 0.0
+        for i, (batch, share) in enumerate(zip(batches, sizes, strict=True)):
+            last = i == len(batches) - 1
+            sync = contextlib.nullcontext() if last or not self.dist.enabled else model.no_sync()
+            with sync:
+                with self.autocast():
+                    out = self.step_fn.loss(model, batch, self.losses, training=True)
+                loss_value = _value(out.loss)
+                self.check_finite(loss_value)
+                weight = share / sum(sizes)  # a short last micro-batch counts for less
+                self.scaler.scale(out.loss * weight).backward()
+            self.train_metrics.add(out, loss_value)
+            total += loss_value * weight
+        self._optimizer_step()
+        return total
+
+    def _optimizer_step(self) -> None:
+        """Clip (the unscaled gradients) and step through the GradScaler."""
         if self.config.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return out, loss_value
+
+    def training_model(self) -> Any:
+        """What the training forward calls: the model, inside DistributedDataParallel under
+        torchrun, compiled with ``--compile``. Wrapped again when the set of trainable
+        parameters changes (a transfer model unfreezing a stage), which DDP cannot follow."""
+        if not (self.dist.enabled or self.config.compile):
+            return self.model
+        trainable = tuple(p.requires_grad for p in self.model.parameters())
+        if self._wrapped is None or self._wrapped[0] != trainable:
+            model: Any = self.model
+            if self.dist.enabled:
+                model = distributed.wrap_model(model, self.dist, self.device)
+            if self.config.compile:
+                model = torch.compile(model)
+            self._wrapped = (trainable, model)
+        return self._wrapped[1]
 
     def evaluate(self, data: Batches, names: Sequence[str] | None = None) -> dict[str, float]:
         """Loss and metrics over ``data`` with the model in eval mode (dropout off, BN frozen).
@@ -414,7 +473,9 @@ class Trainer:
         SIGINT handler, or ``None`` off the main thread (where signals cannot be caught)."""
         import threading
 
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread() or self.dist.enabled:
+            # Under torchrun each process would stop after a different step and the others
+            # would wait for it forever: there Ctrl-C stops at once; last.pt stays.
             return None
         previous = signal.getsignal(signal.SIGINT)
 
@@ -476,11 +537,19 @@ class Trainer:
         if isinstance(data, tuple) and data and all(hasattr(part, "shape") for part in data):
             tensors = [torch.as_tensor(part) for part in data]
             batch = self.config.batch_size if shuffle else self._eval_batch_size()
-            # On a GPU, copy the whole split once instead of every batch (if it is < 2 GiB).
-            on_gpu = self.device.type != "cpu" and sum(t.nbytes for t in tensors) < 2**31
-            return TensorLoader(*tensors, batch_size=batch, shuffle=shuffle, seed=self.config.seed,
-                                device=self.device if on_gpu else None)  # fmt: skip
-        return data
+            data = TensorLoader(*tensors, batch_size=batch, shuffle=shuffle, seed=self.config.seed,
+                                device=self.data_device(tensors))  # fmt: skip
+        if not (shuffle and self.dist.enabled):
+            return data  # evaluation: every process scores the whole split, the same weights
+        if isinstance(data, TensorLoader):
+            return data.shard(self.dist.rank, self.dist.world_size)
+        return distributed.distributed_loader(data, self.dist, self.config.seed)
+
+    def data_device(self, tensors: Sequence[torch.Tensor]) -> torch.device | None:
+        """Where in-memory data lives: on a GPU the whole split is copied there once instead
+        of every batch (when it is under 2 GiB); ``None`` (stay) on the CPU."""
+        on_gpu = self.device.type != "cpu" and sum(t.nbytes for t in tensors) < 2**31
+        return self.device if on_gpu else None
 
     def _eval_batch_size(self) -> int:
         return self.config.eval_batch_size or 4 * self.config.batch_size
@@ -501,16 +570,17 @@ class Trainer:
     # -- engine-specific parts (ScratchTrainer replaces these) -----------------------------------
     def _setup_engine(self) -> torch.device:
         """Place the model on its device and set up precision and the losses; returns the device."""
-        device = resolve_device(self.config.device)
+        device = distributed.device_for(self.dist, resolve_device(self.config.device))
+        if self.config.sync_bn:
+            self.model = distributed.convert_sync_batchnorm(self.model, device)
         self.model.to(device)
         if self.config.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        amp = self.config.amp if device.type == "cuda" else "off"  # autocast on CPU is slower
-        if self.config.amp != "off" and amp == "off":
-            warnings.warn(
-                f"amp={self.config.amp!r} applies on CUDA only; training on {device.type} in "
-                "float32",
-                stacklevel=2,
+        amp = self.config.amp
+        if amp == "fp16" and device.type == "cpu":
+            raise ConfigError(
+                "--amp fp16 needs CUDA (or MPS): on the CPU, float16 autocast is not supported "
+                "for training; use --amp bf16 (CPU autocast) or --amp off"
             )
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         # fp16 gradients underflow; GradScaler multiplies the loss first (bf16 needs no scaling).
@@ -519,7 +589,8 @@ class Trainer:
         return device
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision around the forward pass when ``amp`` is on (CUDA only)."""
+        """Mixed precision around the forward pass when ``amp`` is on (bf16 on CUDA and the
+        CPU, fp16 on CUDA); the losses are computed in float32 (:class:`TorchLosses`)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
@@ -582,9 +653,20 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self, name: str, loader: Any = None) -> Path | None:
-        """Write ``run_dir/name`` atomically with everything :meth:`fit` needs to resume."""
+        """Write ``run_dir/name`` atomically with everything :meth:`fit` needs to resume.
+
+        Under torchrun rank 0 writes (every process holds the same weights and, drawing the
+        same random numbers, the same generator states) and the others wait at a barrier, so
+        no process goes on while the file a resume needs is half done.
+        """
         if self.run_dir is None:
             return None
+        if self.dist.is_main:
+            self._write_checkpoint(self.run_dir / name, loader)
+        distributed.barrier(self.dist)
+        return self.run_dir / name
+
+    def _write_checkpoint(self, path: Path, loader: Any) -> Path:
         checkpoint = {
             "format": FORMAT,
             "version": VERSION,
@@ -610,8 +692,9 @@ class Trainer:
                 "wait": self.epochs_without_improvement,
                 "stop_reason": self.stop_reason,
             },
+            "world_size": self.dist.world_size,
         }
-        return save_atomic(checkpoint, self.run_dir / name)
+        return save_atomic(checkpoint, path)
 
     def load_training_state(self, ckpt: dict[str, Any], loader: Any) -> None:
         """Restore a :meth:`save_checkpoint` dict so training continues where it stopped."""
@@ -619,6 +702,14 @@ class Trainer:
             raise CheckpointError(
                 f"checkpoint was written by the {ckpt['engine']} engine; this trainer is "
                 f"{self.engine}"
+            )
+        saved_world = int(ckpt.get("world_size", 1))
+        if saved_world != self.dist.world_size:
+            raise CheckpointError(
+                f"this run trained on {saved_world} process(es) and is resumed on "
+                f"{self.dist.world_size}: each process's share of the data would change. "
+                f"Resume with --nproc {saved_world}"
+                + (" (or without --nproc)" if saved_world == 1 else "")
             )
         self.load_model_state(ckpt["model"], source="checkpoint")
         self.load_optimizer_state(ckpt["optimizer"])
@@ -643,6 +734,26 @@ class Trainer:
 def _value(loss: Any) -> float:
     """A loss as a Python number (a tensor's ``item()``; ``float()`` of anything else)."""
     return loss.detach().item() if isinstance(loss, torch.Tensor) else float(loss)
+
+
+def _examples(batch: Any) -> int:
+    """Examples in a batch: the first dimension of its first tensor (1 when it has none)."""
+    first = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
+    if isinstance(first, dict):
+        first = next(iter(first.values()), None)
+    return len(first) if isinstance(first, torch.Tensor) and first.dim() else 1
+
+
+def _groups(loader: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    """The batches of ``loader`` in lists of ``size`` (the last one may be shorter)."""
+    group: list[Any] = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _is_mid_epoch(loader: Any) -> bool:

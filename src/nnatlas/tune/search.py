@@ -165,9 +165,21 @@ def default_study_name(model: str, data: str) -> str:
     return f"{model}-{data}".replace(":", "-").replace("/", "_").replace(" ", "_")
 
 
+def database_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver SQLAlchemy can load: a plain ``postgresql://`` means
+    psycopg (3) to SQLAlchemy 2.1, so it takes ``psycopg2`` where only that one is installed."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
 def _storage(url: str) -> Any:
     import optuna
 
+    url_given, url = url, database_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # SQLite serializes writers; wait for another process's write instead of failing.
@@ -175,7 +187,7 @@ def _storage(url: str) -> Any:
     try:
         return optuna.storages.RDBStorage(url, **kwargs)
     except Exception as err:  # SQLAlchemy's errors: a bad URL, a missing driver, no server
-        raise TuneError(f"--storage {url}: cannot open the study database: {err}") from None
+        raise TuneError(f"--storage {url_given}: cannot open the study database: {err}") from None
 
 
 class StudyLock:
@@ -206,7 +218,7 @@ class StudyLock:
         try:
             # NullPool: closing the connection ends the session, which frees its locks even
             # if the unlock below never runs (a killed process).
-            engine = sqlalchemy.create_engine(self.url, poolclass=NullPool)
+            engine = sqlalchemy.create_engine(database_url(self.url), poolclass=NullPool)
             connection = engine.connect()
         except Exception as err:  # a missing driver, no server, refused credentials
             raise TuneError(
