@@ -56,7 +56,12 @@ def lab(
         address = host or "127.0.0.1"
         shown = "127.0.0.1" if address in ("0.0.0.0", "::") else address
         url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-        print(f"nnatlas lab: {url}  (runs {settings.runs_dir}, data {settings.data_dir})")
+        print(
+            f"nnatlas lab: {url}  (runs {settings.runs_dir}, data {settings.data_dir})", flush=True
+        )
         if token:
-            print(f"token: {token}  (every request needs it; the address above carries it)")
+            print(
+                f"token: {token}  (every request needs it; the address above carries it)",
+                flush=True,
+            )
         uvicorn.run(create_app(settings), host=address, port=port, log_level="warning")
