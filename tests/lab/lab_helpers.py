@@ -75,3 +75,24 @@ def square_photo(rng: np.random.Generator, channel: int) -> Image.Image:
     x, y = rng.integers(0, 16, 2)
     pixels[y : y + 14, x : x + 14, channel] = 230
     return Image.fromarray(pixels)
+
+
+def read_events(url: str, job_id: int, timeout: float = 120) -> list[tuple[str, Any]]:
+    """Follow a job's server-sent events until its ``end`` event: ``[(event, data), ...]``."""
+    import json
+
+    import httpx
+
+    found: list[tuple[str, Any]] = []
+    kind = None
+    with httpx.stream("GET", f"{url}/api/jobs/{job_id}/events", timeout=timeout) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                found.append((kind, json.loads(line[6:])))
+                if kind == "end":
+                    return found
+    return found
