@@ -22,6 +22,7 @@ from nnatlas.lab.playground import (
     Residual,
     build_network,
     csv_points,
+    decode_boundary,
     load_points,
     probabilities,
     train,
@@ -119,12 +120,20 @@ def test_training_learns_two_and_three_classes_with_either_loss() -> None:
 def test_the_training_reports_points_metrics_and_the_boundary() -> None:
     spec = PlaygroundSpec.from_dict({"data": "xor", "epochs": 5, "report_every": 4, "grid": 16})
     job = Recorder()
-    train(spec, load_points(spec), job)
+    job.trained = train(spec, load_points(spec), job)
     kinds = [k for k, _ in job.events]
     assert kinds[0] == "points" and "metrics" in kinds and "boundary" in kinds
-    grid = next(d for k, d in job.events if k == "boundary")
-    assert grid["size"] == 16 and len(grid["cls"]) == len(grid["p"]) == 256
-    assert set(grid["cls"]) <= {0, 1} and all(0.5 <= p <= 1 for p in grid["p"])
+    grid = next(d for k, d in reversed(job.events) if k == "boundary")
+    cls, p = decode_boundary(grid)
+    assert grid["size"] == 16 and cls.shape == p.shape == (16, 16)
+    assert set(cls.ravel()) == {0, 1} and p.min() >= 0.5 - 1 / 255 and p.max() <= 1
+    # The grid's top-left corner is (x_min, y_max): the network's own prediction there.
+    corner = probabilities(trained_net(job), np.array([[grid["box"][0], grid["box"][3]]]))
+    assert cls[0, 0] == corner.argmax() and abs(p[0, 0] - corner.max()) <= 1 / 255
+
+
+def trained_net(job: Any) -> Any:
+    return job.trained.net
 
 
 def test_csv_points_with_words_as_labels_and_clear_errors() -> None:

@@ -18,6 +18,7 @@ Shape: points (N, 2) -> logits (N, classes).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import math
@@ -299,17 +300,32 @@ def grid_box(points: Points, margin: float = 0.25) -> list[float]:
 
 def boundary(net: nn.Module, box: list[float], size: int) -> dict[str, Any]:
     """The predicted class and its probability on a ``size`` x ``size`` grid over ``box``,
-    row by row from the top (y_max) down, as a picture is drawn."""
+    row by row from the top (y_max) down, as a picture is drawn.
+
+    Both go as base64 of one byte per cell (``cls``: the class; ``p``: the probability times
+    255): 6 KB for a 48 x 48 grid where JSON lists of numbers take 17 KB, and encoded in a
+    tenth of the time (the training thread encodes each report once for every watcher).
+    """
     xs = np.linspace(box[0], box[1], size)
     ys = np.linspace(box[3], box[2], size)
     gx, gy = np.meshgrid(xs, ys)  # (size, size) each
     probs = probabilities(net, np.stack([gx.ravel(), gy.ravel()], axis=1))  # (size^2, C)
+    cls = probs.argmax(axis=1).astype(np.uint8)
+    p = np.round(probs.max(axis=1) * 255).astype(np.uint8)
     return {
         "size": size,
         "box": box,
-        "cls": probs.argmax(axis=1).astype(int).tolist(),
-        "p": np.round(probs.max(axis=1), 2).tolist(),
+        "cls": base64.b64encode(cls.tobytes()).decode("ascii"),
+        "p": base64.b64encode(p.tobytes()).decode("ascii"),
     }
+
+
+def decode_boundary(grid: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes (size, size) int, probabilities (size, size) float)`` of a boundary report."""
+    size = grid["size"]
+    cls = np.frombuffer(base64.b64decode(grid["cls"]), np.uint8).reshape(size, size)
+    p = np.frombuffer(base64.b64decode(grid["p"]), np.uint8).reshape(size, size) / 255.0
+    return cls.astype(int), p
 
 
 @dataclass

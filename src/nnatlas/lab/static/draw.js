@@ -10,7 +10,14 @@ function rgb(hex) {
 }
 
 // The predicted class of each grid cell, its colour's strength the probability; then the points.
-// grid: {size, box: [x0, x1, y0, y1], cls: [...], p: [...]} row by row from the top.
+// grid: {size, box: [x0, x1, y0, y1], cls, p} row by row from the top; cls and p are base64,
+// one byte per cell (the class; the probability times 255).
+function bytes(text) {
+  const raw = atob(text), out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
 function drawBoundary(canvas, grid, points) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
@@ -18,10 +25,11 @@ function drawBoundary(canvas, grid, points) {
   const classes = points ? points.classes.length : 2;
   if (grid) {
     const n = grid.size, image = ctx.createImageData(n, n);
+    const cls = bytes(grid.cls), prob = bytes(grid.p);
     for (let i = 0; i < n * n; i++) {
-      const [r, g, b] = rgb(PALETTE[grid.cls[i] % PALETTE.length]);
+      const [r, g, b] = rgb(PALETTE[cls[i] % PALETTE.length]);
       // Chance (1/classes) is white; certainty is the class's colour at 70%.
-      const strength = Math.max(0, (grid.p[i] - 1 / classes) / (1 - 1 / classes)) * 0.7;
+      const strength = Math.max(0, (prob[i] / 255 - 1 / classes) / (1 - 1 / classes)) * 0.7;
       image.data[4 * i] = 255 + (r - 255) * strength;
       image.data[4 * i + 1] = 255 + (g - 255) * strength;
       image.data[4 * i + 2] = 255 + (b - 255) * strength;
