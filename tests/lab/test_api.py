@@ -4,8 +4,7 @@ resume, stop), live events, zoo trainings, the run browser, reports, and the exp
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
+import runpy
 import threading
 import time
 from pathlib import Path
@@ -114,10 +113,7 @@ def test_a_playground_training_streams_and_exports(lab: Any, tmp_path: Path) -> 
     assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
     path = tmp_path / "exported.py"
     path.write_bytes(export.content)
-    result = subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0 and '"agree": true' in result.stdout, result.stderr
+    assert runpy.run_path(str(path))["check"]() < 1e-5  # (test_playground runs one alone)
 
 
 def test_a_csv_uploaded_to_the_playground_trains(lab: Any) -> None:

@@ -234,12 +234,12 @@ def test_the_command_binds_beyond_loopback_only_with_a_token(tmp_path: Path) -> 
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                status = httpx.get(f"{url}/api/info").status_code
+                status = httpx.get(f"{url}/api/jobs").status_code
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
         assert status == 401
-        assert httpx.get(f"{url}/api/info", headers={"X-Lab-Token": token}).status_code == 200
+        assert httpx.get(f"{url}/api/jobs", headers={"X-Lab-Token": token}).status_code == 200
         assert f"?token={token}" in "".join(lines)
     finally:
         process.terminate()
