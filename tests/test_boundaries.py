@@ -43,8 +43,8 @@ FLOORS = {
     "threads": -1,
 }
 # Imports between packages of one floor that the design asks for: the bridge connects the zoo
-# to the NumPy engine.
-SAME_FLOOR = {("bridge", "models")}
+# to the NumPy engine; the command `nnatlas lab` serves the lab.
+SAME_FLOOR = {("bridge", "models"), ("cli", "lab")}
 # The real rule for which modules import both engines (torch and nnatlas.scratch): the bridge,
 # and the NumPy side of the Trainer (its engine, and the checkpoint code that seeds the NumPy
 # engine's generator with the others).

@@ -17,3 +17,4 @@ from nnatlas.cli import inspect  # noqa: F401
 from nnatlas.cli import experiment  # noqa: F401
 from nnatlas.cli import models  # noqa: F401
 from nnatlas.cli import data  # noqa: F401
+from nnatlas.cli import lab  # noqa: F401

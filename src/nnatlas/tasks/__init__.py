@@ -30,6 +30,9 @@ _EXPORTS = {
     "Preset": "presets",
     "preset_for": "presets",
     "resolve_config": "presets",
+    "normalizer": "image",
+    "read_image": "image",
+    "front_padded": "text",
     "ClassificationReport": "report",
     "classification_report": "report",
     "ClassPrediction": "results",
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
         list_tasks,
         register_task,
     )
+    from nnatlas.tasks.image import normalizer, read_image
     from nnatlas.tasks.presets import Preset, preset_for, resolve_config
     from nnatlas.tasks.report import ClassificationReport, classification_report
     from nnatlas.tasks.results import ClassPrediction, Generation, Translation
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
         task_for,
         train,
     )
+    from nnatlas.tasks.text import front_padded
 
 
 def __getattr__(name: str) -> Any:
