@@ -84,6 +84,7 @@ def _summary(record: dict[str, Any]) -> str:
     checks = "; ".join(
         f"{c['label']} = {c['shown']} ({c['verdict']} {c['range']})"
         for c in record.get("checks", [])
+        if c["verdict"] != "not measured"
     )
     return f"{record['id']}: {record['status']} in {record['seconds']:.1f} s" + (
         f": {checks}" if checks else ""

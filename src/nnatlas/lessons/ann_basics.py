@@ -239,7 +239,7 @@ LESSON = Lesson(
         KeyNumber(
             "moons_accuracy",
             "two-moons test accuracy of the 1-hidden-layer NumPy network",
-            quick=(0.9, 1.0),
+            quick=(0.9, 1.0),  # measured 0.944 to 0.978, seeds 0-4
             reference=Reference(
                 "one hidden layer of sigmoidal units can approximate any continuous decision "
                 "function",
@@ -250,7 +250,7 @@ LESSON = Lesson(
         KeyNumber(
             "gradcheck_error",
             "largest relative error of the gradient check",
-            quick=(0.0, 1e-6),
+            quick=(0.0, 1e-6),  # measured 5.9e-9 to 6.8e-8, seeds 0-4
             fmt=".1e",
             reference=Reference(
                 "relative error below 1e-7: the analytic gradient is right; above 1e-2: "
@@ -262,7 +262,7 @@ LESSON = Lesson(
         KeyNumber(
             "digits_accuracy",
             "digits test accuracy of the MLP (the --engine chosen)",
-            quick=(0.93, 1.0),
+            quick=(0.95, 1.0),  # measured 0.974 to 0.985, seeds 0-4
             full=(0.95, 1.0),
             reference=Reference(
                 "0.97 accuracy with an RBF support-vector machine, half of the digits held out",
@@ -273,7 +273,7 @@ LESSON = Lesson(
         KeyNumber(
             "engine_gap",
             "|test loss, NumPy engine - test loss, PyTorch|",
-            quick=(0.0, 1e-3),
+            quick=(0.0, 1e-5),  # measured 5.1e-9 to 2.1e-8, seeds 0-4
             fmt=".1e",
             reference=Reference(
                 "float32 carries about 7 significant digits (machine epsilon 1.19e-7)",

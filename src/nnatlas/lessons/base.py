@@ -65,6 +65,9 @@ class KeyNumber:
         reference: the literature value it stands beside.
         unit: printed after the value (``"s"``, ``"%"``); empty for plain numbers.
         fmt: how the report writes it (a format spec: ``".4f"``, ``".1e"`` for tiny errors).
+        optional: measured only on some runs (the accuracy on a dataset that may be absent,
+            with another key number for the fallback): a run without it shows it as
+            ``"not measured"`` and is judged by the others. A required one missing is outside.
     """
 
     name: str
@@ -74,13 +77,17 @@ class KeyNumber:
     full: tuple[float, float] | None = None
     unit: str = ""
     fmt: str = ".4f"
+    optional: bool = False
 
     def expected(self, quick: bool) -> tuple[float, float]:
         return self.quick if quick or self.full is None else self.full
 
     def verdict(self, value: float | None, quick: bool) -> str:
-        """``"within"`` or ``"outside"`` the mode's range (a missing or NaN value is outside)."""
+        """``"within"`` or ``"outside"`` the mode's range (a missing or NaN value is outside;
+        an optional one missing is ``"not measured"``)."""
         low, high = self.expected(quick)
+        if value is None and self.optional:
+            return "not measured"
         if value is None or not math.isfinite(value):
             return "outside"
         return "within" if low <= value <= high else "outside"

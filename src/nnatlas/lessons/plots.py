@@ -78,3 +78,26 @@ def bars(
         ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=20 if len(labels) > 4 else 0)
     return _save(fig, Path(path))
+
+
+def images(
+    path: str | Path,
+    pictures: Mapping[str, Any],
+    *,
+    title: str = "",
+    columns: int = 6,
+) -> Path:
+    """A grid of 2-D arrays (gray) with their labels above them; any value range."""
+    import numpy as np
+
+    plt = _pyplot()
+    rows = -(-len(pictures) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, (label, picture) in zip(axes.ravel(), pictures.items(), strict=False):
+        ax.imshow(np.asarray(picture, dtype=np.float64), cmap="gray", interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, Path(path))

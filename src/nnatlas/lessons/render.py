@@ -81,8 +81,9 @@ def _row(reports: Path, number: int, lesson_id: str, title: str, stage: int) -> 
             status=record["status"], seconds=record.get("seconds"), link=f"{lesson_id}/index.html"
         )
         row.update(mode="quick" if record.get("quick") else "full")
-        row["key"] = "; ".join(f"{c['label']}: {c['shown']}" for c in checks[:1])
-        row["flagged"] = any(c["verdict"] != "within" for c in checks)
+        measured = [c for c in checks if c["verdict"] != "not measured"]
+        row["key"] = "; ".join(f"{c['label']}: {c['shown']}" for c in measured[:1])
+        row["flagged"] = any(c["verdict"] == "outside" for c in checks)
     return row
 
 

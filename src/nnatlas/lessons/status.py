@@ -22,8 +22,10 @@ RESULT_FILE = "result.json"
 
 
 def status_of(checks: list[dict[str, Any]]) -> str:
-    """:data:`WITHIN` when every key number's verdict is ``"within"``, else :data:`OUTSIDE`."""
-    return WITHIN if checks and all(c["verdict"] == "within" for c in checks) else OUTSIDE
+    """:data:`WITHIN` when every measured key number's verdict is ``"within"`` (and one was
+    measured), else :data:`OUTSIDE`."""
+    measured = [c for c in checks if c["verdict"] != "not measured"]
+    return WITHIN if measured and all(c["verdict"] == "within" for c in measured) else OUTSIDE
 
 
 def record_path(reports: Path, lesson_id: str) -> Path:
