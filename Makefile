@@ -41,8 +41,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } \
 		|| echo "note: could not install Debian's chromium (needs root); the browser tests will skip"
 
-demo: $(VENV)/.installed
-	$(BIN)/nnatlas demo
+# The main job: every lesson of the learning path at its quick budget, offline; the reports
+# land in reports/ (reports/index.html first). The transfer lessons use the offline backbones.
+demo: $(VENV)/.installed $(VENV)/.installed-pretrained
+	$(BIN)/nnatlas tour --quick
 
 test: $(VENV)/.installed-dev $(VENV)/.installed-pretrained browser
 	$(BIN)/python -m pytest -q

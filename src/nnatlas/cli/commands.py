@@ -5,6 +5,7 @@ practice (search, rates, overfitting), browsing.
 """
 
 from nnatlas.cli import demo  # noqa: F401, I001  (order is the help's order)
+from nnatlas.cli import lesson  # noqa: F401
 from nnatlas.cli import check  # noqa: F401
 from nnatlas.cli import train  # noqa: F401
 from nnatlas.cli import evaluate  # noqa: F401

@@ -45,6 +45,10 @@ _EXPORTS = {
     "plot_attention": "attention",
     "measure_gradients": "gradflow",
     "plot_gradient_flow": "gradflow",
+    # The experiments (long-memory, depth, activations) for the lessons, which use this
+    # package's names only: run_experiment(name, folder, quick=True, **budget overrides).
+    "run_experiment": "experiments",
+    "EXPERIMENTS": "experiments",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,0 +1,38 @@
+"""Ready-made :class:`~nnatlas.lessons.base.Need` declarations: an installed module, a dataset.
+
+Each one really looks (a module spec, the catalog's offline sources): no download is tried,
+so checking the path's needs is instant and works offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from nnatlas.lessons.base import Need
+
+
+def module(name: str, what: str, how: str, required: bool = True) -> Need:
+    """Needs the Python module ``name`` (an optional extra), installed by ``how``."""
+
+    def present() -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a parent package missing, or a broken install
+            return False
+
+    return Need(what, how, present, required)
+
+
+def dataset(name: str, how: str, required: bool = True) -> Need:
+    """Needs the catalog dataset ``name`` in a local copy (cache, system or shared folder)."""
+
+    def present() -> bool:
+        from nnatlas.data import DataNotFoundError, DatasetError, fetch
+
+        try:
+            fetch(name, download=False)
+        except (DataNotFoundError, DatasetError):
+            return False
+        return True
+
+    return Need(name, how, present, required)
