@@ -51,6 +51,25 @@ def test_shards_of_each_global_batch_are_the_single_process_batch(n):
         assert len(together) - len(one) <= 1  # at most world_size - 1 repeats (padding)
 
 
+def test_a_dataloader_is_rebuilt_over_a_distributed_sampler_reseeded_each_epoch():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(torch.arange(20)), batch_size=4)
+    shares = []
+    for rank in (0, 1):
+        ctx = distributed.DistContext(rank=rank, local_rank=rank, world_size=2, backend="gloo")
+        shared = distributed.distributed_loader(loader, ctx, seed=5)
+        epochs = []
+        for epoch in (0, 1):
+            distributed.set_loader_epoch(shared, epoch)
+            epochs.append([int(v) for (b,) in shared for v in b])
+        assert epochs[0] != epochs[1]  # set_epoch reshuffles
+        shares.append(epochs[0])
+    assert sorted(shares[0] + shares[1]) == list(range(20))  # disjoint, and together all
+    with pytest.raises(ConfigError, match="cannot share out list batches"):
+        distributed.distributed_loader([torch.zeros(2)], ctx, seed=0)
+
+
 def test_gradient_accumulation_equals_one_batch_of_the_total_size(data):
     weights = []
     for batch_size, accum in ((32, 1), (16, 2), (8, 4)):

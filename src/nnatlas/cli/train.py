@@ -217,9 +217,15 @@ def train(
     if any(v is not None for v in launch.values()):
         engine_given = options.get("engine")
         if config is not None and engine_given is None:
-            with exit_on_usage_error():
-                engine_given = merge_config_file(config, dict(options))[0].get("engine")
+            from nnatlas.tune.configfile import read_options
+
+            with exit_on_usage_error():  # the processes check the rest of the file
+                engine_given = read_options(config).get("engine")
         raise typer.Exit(_launch(launch, engine_given))
+    if not is_main_process():
+        import warnings
+
+        warnings.simplefilter("ignore")  # under torchrun rank 0 speaks for all
 
     given = dict(model=model, data=data, run_name=run_name, runs_dir=runs_dir, augment=augment)
     given.update(val_fraction=val_fraction, data_root=data_root, image_size=image_size)
@@ -305,7 +311,8 @@ def _launch(launch: dict[str, Any], engine: str | None) -> int:
         values = {k: v for k, v in launch.items() if v is not None}
         command = distributed.torchrun_command(distributed.Launch(**values), sys.argv[1:])
     nproc = values.get("nproc", 1)
-    print(f"launching {nproc} process(es) per machine: {' '.join(command[1:])}", flush=True)
+    # command = [python, -m, torch.distributed.run, ...]: shown as the torchrun it is
+    print(f"launching {nproc} process(es): torchrun {' '.join(command[3:])}", flush=True)
     try:
         return subprocess.call(command, env=distributed.launch_env(nproc))
     except KeyboardInterrupt:  # torchrun got the Ctrl-C too and stops its processes

@@ -281,6 +281,9 @@ class Trainer:
                     callback.on_epoch_begin(self, self.epoch, steps_per_epoch)
                 train_metrics = self.train_epoch(train_loader)
                 val_metrics = self.evaluate(val_loader) if val_loader is not None else {}
+                # Rank 0's figures everywhere: best.pt and early stopping then decide alike on
+                # every process even if a GPU's sums differed in the last bit.
+                val_metrics = distributed.broadcast(self.dist, val_metrics)
                 self.epoch += 1
 
                 row = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.lr}
