@@ -234,3 +234,31 @@ def test_concurrent_explorer_requests_are_served_one_by_one(lab: Any) -> None:
     for t in threads:
         t.join()
     assert answers == [200, 200, 200]
+
+
+def test_the_sequence_explorer_reads_a_gru_language_model(
+    lab: Any, lab_dirs: dict[str, Path]
+) -> None:
+    import nnatlas.tasks as tasks
+
+    rng = np.random.default_rng(0)
+    words = "the cat sat on a mat and the dog ran to the park while birds sang".split()
+    text = lab_dirs["data"] / "tiny.txt"
+    text.write_text(" ".join(rng.choice(words, 700)), encoding="utf-8")
+    tasks.train(
+        "gru_lm",
+        f"text:{text}",
+        runs_dir=lab_dirs["runs"],
+        run_name="gru-tiny",
+        epochs=1,
+        model_options={"hidden_size": 16, "embed_dim": 8, "num_layers": 1},
+        quiet=True,
+        tensorboard=False,
+        threads=1,
+    )
+    result = httpx.post(
+        f"{lab.url}/api/explore/text", json={"run": "gru-tiny", "text": "the cat"}, timeout=60
+    ).json()
+    assert result["cell"] == "gru" and list(result["gates"]) == ["r", "z", "n"]
+    assert result["tokens"] == list("the cat")  # a character model: one step per character
+    assert result["prediction"].startswith("the cat ... ")

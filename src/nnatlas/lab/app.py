@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,6 @@ class LabSettings:
     hosts: tuple[str, ...] | None = LOOPBACK
     max_upload_bytes: int = 5 * 1024 * 1024
     cores: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.runs_dir = Path(self.runs_dir).expanduser().absolute()

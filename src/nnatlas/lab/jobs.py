@@ -53,7 +53,8 @@ class Job:
         events: the reported events, as SSE text, in order (metrics, epochs, the end).
         latest: per kind of *replaceable* event (the decision boundary), only the newest one:
             ``kind -> (sequence number, SSE text)``; a late client gets the current picture.
-        result: what the finished job produced (the run folder's name, a network).
+        result: what the finished job reports (plain values: the run folder's name, metrics).
+        artifact: what it leaves for later requests (a playground's trained network).
         seconds: the training's own wall time, paused time left out.
     """
 
@@ -66,6 +67,7 @@ class Job:
     events: list[str] = field(default_factory=list)
     latest: dict[str, tuple[int, str]] = field(default_factory=dict)
     result: Any = None
+    artifact: Any = None
     error: str = ""
     seconds: float = 0.0
     created: float = field(default_factory=time.time)

@@ -177,7 +177,8 @@ def _explore_text(lab: Any, name: str, sentence: str) -> dict[str, Any]:
             found = tasks.predict(run, sentence, top=3)
             prediction: Any = [[c, round(p, 4)] for c, p in found.top]
         else:
-            prediction = str(tasks.predict(run, sentence, length=40, seed=0))
+            generated = tasks.predict(run, sentence, length=40, seed=0)
+            prediction = f"{sentence} ... {generated.text}"  # a language model continues it
     heat = {
         gate: [[round(v, 3) for v in row] for row in values]
         for gate, values in gates.data["gates"].items()

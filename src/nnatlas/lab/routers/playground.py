@@ -29,7 +29,7 @@ def router(lab: Any) -> Any:
 
         def work(job: Any) -> dict[str, Any]:
             trained = pg.train(spec, points, job)
-            job.trained = trained  # kept in memory for the export
+            job.artifact = trained  # kept in memory for the export
             last = trained.history[-1]
             return {"test_accuracy": last["test_accuracy"], "train_loss": last["train_loss"]}
 
@@ -61,7 +61,7 @@ def router(lab: Any) -> Any:
         from nnatlas.lab.export import export_network
 
         job = lab.queue.get(job_id)
-        trained = getattr(job, "trained", None)
+        trained = job.artifact
         if job.kind != "playground" or trained is None:
             raise LabHTTPError(
                 409, f"job {job_id} is {job.state}; a finished playground training exports"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nnatlas.lab.safety import LabHTTPError, check_name, confine
+from nnatlas.train import Callback
 
 # Catalog families whose argument is a path: the lab confines it to the data folder.
 PATH_FAMILIES = ("imagefolder", "csv", "text", "pairs", "opencv-digits")
@@ -95,28 +96,21 @@ def resolve_data(lab: Any, name: str) -> str:
     return name
 
 
-class LabCallback:
+class LabCallback(Callback):
     """Reports a zoo training to its job and lets the job pause or stop it between steps."""
 
-    def __new__(cls, job: Any) -> Any:
-        from nnatlas.train import Callback
+    def __init__(self, job: Any) -> None:
+        self.job, self.last = job, 0.0
 
-        class _Reporter(Callback):
-            def __init__(self) -> None:
-                self.last = 0.0
+    def on_step_end(self, trainer: Any, loss: float) -> None:
+        self.job.checkpoint()
+        now = time.perf_counter()
+        if now - self.last >= STEP_REPORT_S:
+            self.last = now
+            self.job.publish("step", {"step": trainer.step, "loss": float(loss)})
 
-            def on_step_end(self, trainer: Any, loss: float) -> None:
-                job.checkpoint()
-                now = time.perf_counter()
-                if now - self.last >= STEP_REPORT_S:
-                    self.last = now
-                    job.publish("step", {"step": trainer.step, "loss": float(loss)})
-
-            def on_epoch_end(self, trainer: Any, row: dict[str, Any]) -> None:
-                plain = {k: v for k, v in row.items() if isinstance(v, int | float)}
-                job.publish("epoch", plain)
-
-        return _Reporter()
+    def on_epoch_end(self, trainer: Any, row: dict[str, Any]) -> None:
+        self.job.publish("epoch", {k: v for k, v in row.items() if isinstance(v, int | float)})
 
 
 TRAIN_OPTIONS = {
