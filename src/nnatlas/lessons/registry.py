@@ -19,6 +19,7 @@ PATH: tuple[str, ...] = (
     "ann_basics",
     "training_anns",
     "convolution",
+    "cnn_evolution",
 )
 
 
