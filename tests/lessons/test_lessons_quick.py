@@ -22,6 +22,8 @@ TINY = {
         "time_batch": 2,
         "depth_batch": 2,
     },
+    "rnn-bptt": {"length": 8, "hidden": 8, "train_size": 64, "steps": 5},
+    "lstm-gru": {"length": 6, "hidden": 4, "train_size": 64, "steps": 3, "window": 2},
     "convolution": {
         "data": "digits",
         "digits_epochs": 1,

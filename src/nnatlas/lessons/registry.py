@@ -20,6 +20,8 @@ PATH: tuple[str, ...] = (
     "training_anns",
     "convolution",
     "cnn_evolution",
+    "rnn_bptt",
+    "lstm_gru",
 )
 
 
