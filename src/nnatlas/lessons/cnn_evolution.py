@@ -235,7 +235,14 @@ def run(ctx: Context) -> Result:
         "plain56_ratio": ratios["plain56"],
     }
     if "resnet20" in accuracy and "lenet5" in accuracy:
-        numbers["resnet_minus_lenet"] = accuracy["resnet20"] - accuracy["lenet5"]
+        gap = accuracy["resnet20"] - accuracy["lenet5"]
+        if name.startswith("imagefolder"):  # the range was measured on the CIFAR-10 subset
+            numbers["resnet_minus_lenet"] = gap
+        else:
+            ctx.note(
+                f"On {label} ResNet-20 minus LeNet-5 is {gap:+.4f}; the expected range "
+                "is for CIFAR-10, so it is not judged here."
+            )
     return Result(
         numbers=numbers,
         tables=tables,
@@ -378,7 +385,7 @@ LESSON = Lesson(
         ),
         KeyNumber(
             "resnet_minus_lenet",
-            "test accuracy, ResNet-20 minus LeNet-5, on the budget",
+            "test accuracy, ResNet-20 minus LeNet-5, on the CIFAR-10 budget",
             quick=(-0.1, 0.3),
             optional=True,
             reference=Reference(
