@@ -14,6 +14,16 @@ from nnatlas.lessons import FAILED, PATH, get_lesson, lessons, run_lesson
 TINY = {
     "ann-basics": {"points": 120, "steps": 60, "check_points": 4, "digits_epochs": 1},
     "training-anns": {"depth": 3, "width": 16, "deep_epochs": 1, "epochs": 1},
+    "cnn-evolution": {
+        "per_class": 4,
+        "epochs": 1,
+        "train": ["lenet5"],
+        "time_repeats": 1,
+        "time_batch": 2,
+        "depth_batch": 2,
+    },
+    "rnn-bptt": {"length": 8, "hidden": 8, "train_size": 64, "steps": 5},
+    "lstm-gru": {"length": 6, "hidden": 4, "train_size": 64, "steps": 3, "window": 2},
     "convolution": {
         "data": "digits",
         "digits_epochs": 1,

@@ -19,6 +19,9 @@ PATH: tuple[str, ...] = (
     "ann_basics",
     "training_anns",
     "convolution",
+    "cnn_evolution",
+    "rnn_bptt",
+    "lstm_gru",
 )
 
 

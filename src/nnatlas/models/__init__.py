@@ -28,10 +28,14 @@ from nnatlas.models.resnet_cifar import CifarResNet, load_pretrained_cifar_resne
 from nnatlas.models.rnn_classifier import RecurrentClassifier
 from nnatlas.models.rnn_utils import detach_state
 from nnatlas.models.seq2seq import Seq2Seq
+from nnatlas.models.summary import count_flops, count_parameters, example_inputs
 from nnatlas.models.transfer import STRATEGIES, TransferNet
 from nnatlas.models.vgg import VGG
 
 __all__ = [
+    "count_flops",
+    "count_parameters",
+    "example_inputs",
     "KINDS",
     "AlexNet",
     "CifarResNet",
