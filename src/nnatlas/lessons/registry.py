@@ -15,7 +15,14 @@ from nnatlas.lessons.base import Lesson, LessonError
 
 # Module names under nnatlas.lessons, in path order (the seed's stages, then within a stage
 # from the first idea to the last).
-PATH: tuple[str, ...] = ("ann_basics",)
+PATH: tuple[str, ...] = (
+    "ann_basics",
+    "transfer",
+    "text_generation",
+    "sentiment",
+    "translation",
+    "practice",
+)
 
 
 @cache
