@@ -208,7 +208,8 @@ def _medical(ctx: Context) -> Table:
     ctx.note(
         f"BreastMNIST: the majority class is {majority:.1%} of the test images (the baseline to "
         "beat, which is why ROC-AUC is shown); MedMNIST v2 reports ResNet-18 (28 px, "
-        "trained from scratch, 100 epochs) at accuracy 0.863 and AUC 0.901 (Yang et al. 2023, Scientific Data 10:41)."
+        "trained from scratch, 100 epochs) at accuracy 0.863 "
+        "and AUC 0.901 (Yang et al. 2023, Scientific Data 10:41)."
     )
     return table
 
