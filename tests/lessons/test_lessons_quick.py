@@ -30,6 +30,11 @@ TINY = {
         "parity_images": 2,
         "speed_examples": 200,
     },
+    "transfer": {"image_size": 32, "test_images": 100, "per_class": 5, "sweep": [5], "epochs": 1},
+    "text-generation": {"limit": 40, "epochs": 1, "hidden": 32, "sample_length": 20},
+    "sentiment": {"limit": 300, "epochs": 1, "hidden": 16, "synthetic": 800},
+    "translation": {"pairs": 400, "epochs": 1, "hidden": 32, "beam": 2},
+    "practice": {"trials": 2, "epochs": 2, "overfit_epochs": 2, "regularizers": ["dropout"]},
 }
 
 

@@ -20,8 +20,13 @@ PATH: tuple[str, ...] = (
     "training_anns",
     "convolution",
     "cnn_evolution",
+    "transfer",
     "rnn_bptt",
     "lstm_gru",
+    "text_generation",
+    "sentiment",
+    "translation",
+    "practice",
 )
 
 
