@@ -9,6 +9,8 @@ the bridge (``nnatlas.bridge.zoo``) connects the two.
 
 from nnatlas.models.alexnet import AlexNet
 from nnatlas.models.base import VisionModel
+from nnatlas.models.centernet import CenterNet
+from nnatlas.models.detectors import FasterRCNNMobileNet, SSDLiteMobileNet
 from nnatlas.models.efficientnet import efficientnet_lite0
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5
@@ -34,7 +36,9 @@ from nnatlas.models.vgg import VGG
 __all__ = [
     "KINDS",
     "AlexNet",
+    "CenterNet",
     "CifarResNet",
+    "FasterRCNNMobileNet",
     "LeNet5",
     "MobileNetV2",
     "MLP",
@@ -42,6 +46,7 @@ __all__ = [
     "RecurrentClassifier",
     "RecurrentLM",
     "ResNet",
+    "SSDLiteMobileNet",
     "STRATEGIES",
     "Seq2Seq",
     "TransferNet",
