@@ -116,7 +116,7 @@ class DetectionBatches:
 
     Iterating gives ``(images (B, 3, S, S) uint8, boxes (B, K, 4), labels (B, K))``, each image
     augmented on its own. torchvision's transforms draw from torch's global generator, so each
-    epoch forks it and seeds it from this loader's generator: the run stays reproducible and
+    batch forks it and seeds it from this loader's generator: the run stays reproducible and
     the caller's random state is left alone.
     """
 
@@ -133,17 +133,21 @@ class DetectionBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         order = torch.randperm(len(self.images), generator=self.generator)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                images, boxes, labels = [], [], []
-                for i in rows.tolist():
-                    keep = self.labels[i] != PAD_LABEL
-                    out = self.augment(self.images[i], self.boxes[i][keep], self.labels[i][keep])
-                    images.append(out[0])
-                    boxes.append(out[1])
-                    labels.append(out[2])
-                padded = pad_targets(boxes, labels, self.boxes.shape[1])
-                yield torch.stack(images), *padded
+        for start in range(0, len(order), self.batch_size):
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
+            # Seeded per batch, and never across a yield: two loaders iterated side by side
+            # (or a caller drawing numbers between batches) cannot change each other's draws.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                batch = self._batch(order[start : start + self.batch_size].tolist())
+            yield batch
+
+    def _batch(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images, boxes, labels = [], [], []
+        for i in rows:
+            keep = self.labels[i] != PAD_LABEL
+            out = self.augment(self.images[i], self.boxes[i][keep], self.labels[i][keep])
+            images.append(out[0])
+            boxes.append(out[1])
+            labels.append(out[2])
+        return (torch.stack(images), *pad_targets(boxes, labels, self.boxes.shape[1]))
