@@ -78,8 +78,8 @@ def test_padded_batches_round_trip_and_repeat_for_a_seed() -> None:
     images, targets = unpad(torch.stack([image, image]), b, l)
     assert images[0].dtype == torch.float32 and float(images[0].max()) == 1.0
     torch.testing.assert_close(targets[1]["boxes"], boxes[:1])
-    loader = DetectionBatches(torch.stack([image] * 6), torch.stack([b[0]] * 6),
-                              torch.stack([l[0]] * 6), 4, BoxAugment("standard", SIZE), seed=3)  # fmt: skip
+    six = (torch.stack([image] * 6), torch.stack([b[0]] * 6), torch.stack([l[0]] * 6))
+    loader = DetectionBatches(*six, 4, BoxAugment("standard", SIZE), seed=3)
     again = DetectionBatches(loader.images, loader.boxes, loader.labels, 4,
                              BoxAugment("standard", SIZE), seed=3)  # fmt: skip
     assert len(loader) == 2
