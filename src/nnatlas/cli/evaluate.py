@@ -98,6 +98,8 @@ def evaluate(
     console.print(_table(["metric", "value"], [(k, f"{v:.4f}") for k, v in results.items()]))
     if "signature" in results.details:  # how the BLEU score was computed, for comparisons
         print(f"sacrebleu {results.details['signature']}")
+    for path in results.details.get("written", []):  # a detector's PR curves and drawn boxes
+        print(f"wrote {path}")
     if details is None:
         return
     if len(details.classes) <= MAX_PRINTED_CLASSES:

@@ -91,7 +91,7 @@ def list_cmd(
         with torch.device("meta"):  # shapes only: no memory, no init time
             model = create_model(name)
         shape = "x".join(map(str, entry.default_input))
-        shape += "" if entry.kind == "image" else " tokens"
+        shape += "" if entry.kind in ("image", "detection") else " tokens"
         twin = "yes" if entry.scratch_twin else "-"
         params = f"{count_parameters(model):,}"
         rows.append((name, entry.family, shape, params, twin, entry.description))

@@ -4,7 +4,9 @@ INPUT is what the run's task takes: an image file (converted to the run's channe
 scaled to [0, 1] and normalized as in training), a sentence for a text classifier (tokenized
 with the run's vocabulary), a row of comma-separated numbers for a tabular model, a prompt for
 a language model (the command prints a sampled continuation), a source sentence for an
-encoder-decoder (the command prints its translation), or ``SPLIT:INDEX`` (e.g. ``test:0``) for
+encoder-decoder (the command prints its translation), an image for a detector (the command
+prints one JSON line per box, ``{"class", "score", "box": [x1, y1, x2, y2]}`` in the image's
+pixels, and writes the image with its boxes drawn), or ``SPLIT:INDEX`` (e.g. ``test:0``) for
 an example of the run's own dataset, which also shows the true answer.
 """
 
@@ -39,14 +41,21 @@ def predict(
         None, help="language models: nucleus sampling, the tokens holding this probability"
     ),
     beam: Optional[int] = typer.Option(None, help="seq2seq: beam width, 1 = greedy (1)"),  # noqa: B008, UP045
+    min_score: Optional[float] = typer.Option(  # noqa: B008, UP045
+        None, help="detectors: report boxes at least this confident (0.5)"
+    ),
+    output: Optional[str] = typer.Option(  # noqa: B008, UP045
+        None, help="detectors: where to write the image with its boxes (RUN/predictions/)"
+    ),
     data_root: Optional[str] = typer.Option(  # noqa: B008, UP045
         None, help="SPLIT:INDEX: where the dataset is, when not where the run recorded it"
     ),
 ) -> None:
-    """Classify one input, continue a prompt or translate a sentence with a trained run.
+    """Classify one input, continue a prompt, translate a sentence or detect objects.
 
     Classifiers list their top classes for an image, a text or a row; language models continue
-    the prompt; seq2seq runs translate. Only the options of the run's task apply.
+    the prompt; seq2seq runs translate; detectors print their boxes as JSON lines and write the
+    image with the boxes drawn. Only the options of the run's task apply.
     """
     from rich.console import Console
     from rich.table import Table
@@ -56,11 +65,15 @@ def predict(
 
     given = {"top": top, "invert": invert, "length": length, "temperature": temperature}
     given.update(seed=seed, beam=beam, top_k=top_k, top_p=top_p)
+    given.update(min_score=min_score, output=output)
     with exit_on_usage_error():
         loaded = tasks.load_run(run, device="cpu", root=data_root)
         result = tasks.predict(loaded, input, **{k: v for k, v in given.items() if v is not None})
     if not isinstance(result, ClassPrediction):
-        print(result)
+        if str(result):
+            print(result)
+        if getattr(result, "image", None):  # a detector's boxes drawn: stdout stays JSON lines
+            typer.echo(f"wrote {result.image}", err=True)
         return
     print(f"{loaded.checkpoint}: {input}")
     label, probability = result.top[0]

@@ -357,10 +357,12 @@ def print_summary(run: Any) -> None:
         for name in ("auc", "pr_auc", "perplexity", "bits", "bleu", "exact_match")
         if name in test
     )
-    print(
-        f"test accuracy {test.get('accuracy', float('nan')):.4f}  "
-        f"test loss {test['loss']:.4f}{extras}{best}"
+    headline = (
+        f"test mAP@0.5 {test['map_50']:.4f}  test mAP@[.5:.95] {test['map']:.4f}"
+        if "map_50" in test  # a detector has no accuracy
+        else f"test accuracy {test.get('accuracy', float('nan')):.4f}"
     )
+    print(f"{headline}  test loss {test['loss']:.4f}{extras}{best}")
     print(f"run folder {run.dir}", flush=True)
     # On stderr: stdout then holds only numbers that are identical from run to run.
     typer.echo(f"wall time {run.seconds:.1f} s", err=True)

@@ -3,9 +3,10 @@
 How it fits together:
 
 * A :class:`DatasetSpec` describes one named dataset (``"fashion-mnist"``, ``"tinyshakespeare"``):
-  its ``kind`` (``"image" | "text" | "pairs" | "sequence" | "tabular"``), a description, the
-  ``files`` that make up a complete local copy, an **ordered** list of :class:`Source` objects,
-  a ``loader`` and its provenance (``citation``, ``license``, ``sizes``).
+  its ``kind`` (``"image" | "text" | "pairs" | "sequence" | "tabular" | "detection"``), a
+  description, the ``files`` that make up a complete local copy, an **ordered** list of
+  :class:`Source` objects, a ``loader`` and its provenance (``citation``, ``license``,
+  ``sizes``).
 * Sources are tried in order by :func:`fetch`: the user cache (``$NNATLAS_DATA``, default
   ``~/.cache/nnatlas``), known system locations (e.g. Debian's ``/usr/share/datasets``), the
   project's sibling ``../shared/data`` folder (a convenience for tests, never required), the
@@ -60,7 +61,7 @@ from typing import Any, Literal
 from nnatlas.data.download import RemoteFile, download_remote
 from nnatlas.data.errors import DataNotFoundError, DatasetError
 
-DatasetKind = Literal["image", "text", "pairs", "sequence", "tabular"]
+DatasetKind = Literal["image", "text", "pairs", "sequence", "tabular", "detection"]
 SourceKind = Literal["cache", "system", "shared", "url", "package"]
 # The task (nnatlas.tasks) that trains on a dataset of each kind, unless the spec says otherwise:
 # a text dataset is either labeled texts or a corpus, so text specs name theirs.
@@ -68,6 +69,7 @@ DEFAULT_TASKS = {
     "image": "image_classification",
     "tabular": "tabular_classification",
     "pairs": "seq2seq",
+    "detection": "detection",
 }
 
 # Modules whose import registers datasets. Missing ones are skipped (a helper may not have
@@ -76,6 +78,7 @@ _PROVIDERS = (
     "nnatlas.data.images.datasets",
     "nnatlas.data.tabular",
     "nnatlas.data.text.datasets",
+    "nnatlas.data.detection.datasets",
 )
 
 

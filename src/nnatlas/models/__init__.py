@@ -9,6 +9,8 @@ the bridge (``nnatlas.bridge.zoo``) connects the two.
 
 from nnatlas.models.alexnet import AlexNet
 from nnatlas.models.base import VisionModel
+from nnatlas.models.centernet import CenterNet
+from nnatlas.models.detectors import FasterRCNNMobileNet, SSDLiteMobileNet
 from nnatlas.models.efficientnet import efficientnet_lite0
 from nnatlas.models.language_model import RecurrentLM
 from nnatlas.models.lenet import LeNet5
@@ -38,7 +40,9 @@ __all__ = [
     "example_inputs",
     "KINDS",
     "AlexNet",
+    "CenterNet",
     "CifarResNet",
+    "FasterRCNNMobileNet",
     "LeNet5",
     "MobileNetV2",
     "MLP",
@@ -46,6 +50,7 @@ __all__ = [
     "RecurrentClassifier",
     "RecurrentLM",
     "ResNet",
+    "SSDLiteMobileNet",
     "STRATEGIES",
     "Seq2Seq",
     "TransferNet",

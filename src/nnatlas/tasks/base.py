@@ -327,6 +327,7 @@ _PROVIDERS = (
     "nnatlas.tasks.text",
     "nnatlas.tasks.language",
     "nnatlas.tasks.seq2seq",
+    "nnatlas.tasks.detection",
 )
 
 

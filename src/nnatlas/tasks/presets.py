@@ -28,6 +28,17 @@ class Preset:
 # Word-level sentence pairs (multi30k, pairs:PATH): a GRU seq2seq with attention.
 WORD_PAIRS = dict(epochs=10, batch_size=64, lr=1e-3, grad_clip=1.0, metrics="accuracy,perplexity")
 
+DETECTION = dict(
+    epochs=8,
+    batch_size=4,
+    lr=0.02,
+    optimizer="momentum",
+    momentum=0.9,
+    weight_decay=1e-4,
+    scheduler="cosine",
+    grad_clip=10.0,
+)
+
 # Measured on the shared 2-core CPU with `nnatlas train --data NAME` (seed 0).
 PRESETS: dict[str, Preset] = {
     # 1,797 8x8 digits: a 64-256-128-10 MLP, Adam + cosine: 0.978 test (torch), 0.981 (NumPy).
@@ -85,6 +96,13 @@ PRESETS: dict[str, Preset] = {
     "circles": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
     "spirals": Preset("mlp", config=dict(epochs=150, batch_size=32, lr=1e-2)),
     "xor": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
+    # Detection: Faster R-CNN on the MobileNetV2 trunk, SGD as torchvision's reference
+    # recipe (momentum 0.9, weight decay 1e-4), batches of 4 images, flips and crops.
+    "pasted": Preset("fasterrcnn_mobilenet_v2", augment="light", config=DETECTION),
+    "pasted-digits": Preset("fasterrcnn_mobilenet_v2", augment="light", config=DETECTION),
+    "pennfudan": Preset("fasterrcnn_mobilenet_v2", augment="light", config=DETECTION),
+    "coco": Preset("fasterrcnn_mobilenet_v2", augment="light", config=DETECTION),
+    "voc": Preset("fasterrcnn_mobilenet_v2", augment="light", config=DETECTION),
 }
 # Datasets without a preset of their own (an image folder, MedMNIST ...); the model is the
 # task's default model (nnatlas.tasks.base.Task.default_model) when the preset names none.
