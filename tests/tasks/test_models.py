@@ -18,6 +18,7 @@ FACTS = {
     "num_classes": 3,
     "in_chans": 1,
     "input_size": 28,
+    "image_size": 64,
     "in_features": 784,
     "vocab_size": 30,
     "padding_idx": 0,
