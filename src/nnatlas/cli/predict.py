@@ -72,6 +72,9 @@ def predict(
     if not isinstance(result, ClassPrediction):
         if str(result):
             print(result)
+        if getattr(result, "boxes", None) == []:  # a detector found nothing that confident
+            floor = 0.5 if min_score is None else min_score
+            typer.echo(f"no box scored at least {floor} (a lower --min-score shows more)", err=True)
         if getattr(result, "image", None):  # a detector's boxes drawn: stdout stays JSON lines
             typer.echo(f"wrote {result.image}", err=True)
         return
