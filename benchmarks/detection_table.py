@@ -1,5 +1,6 @@
-"""The detection table: a fine-tuned pretrained torchvision detector, the same from random
-weights, and the project's own CenterNet, on the generated ``pasted`` set, with training time.
+"""The detection table: fine-tuned pretrained torchvision detectors (Faster R-CNN, SSDlite),
+Faster R-CNN from random weights, and the project's own CenterNet, on the generated ``pasted``
+set, with training time.
 
 Run all rows one after another (each is an ordinary ``nnatlas train`` run, through
 :func:`nnatlas.tasks.train`, written under ``--runs-dir``)::
@@ -31,6 +32,10 @@ ROWS = {
         "fasterrcnn_mobilenet_v2", {"weights": None},
         "Faster R-CNN, the same trunk from random weights",
     ),
+    "ssdlite-pretrained": (
+        "ssdlite_mobilenet_v2", {"weights": "pretrained", "freeze_epochs": FROZEN},
+        f"SSDlite, ImageNet MobileNetV2 trunk, frozen {FROZEN} epochs then fine-tuned",
+    ),
     "centernet-pretrained": (
         "centernet_mobilenet_v2", {"weights": "pretrained", "freeze_epochs": FROZEN},
         f"CenterNet (the project's), ImageNet trunk, frozen {FROZEN} epochs then fine-tuned",
@@ -43,6 +48,7 @@ ROWS = {
 # CenterNet's heatmap loss sums over cells: Adam copes with its scale better than SGD.
 OPTIMIZER = {
     "fasterrcnn": {"optimizer": "momentum", "lr": 0.01, "warmup_epochs": 0.25, "grad_clip": 10.0},
+    "ssdlite": {"optimizer": "momentum", "lr": 0.01, "warmup_epochs": 0.25, "grad_clip": 10.0},
     "centernet": {"optimizer": "adam", "lr": 1e-3, "warmup_epochs": 0.25, "grad_clip": 10.0},
 }
 
