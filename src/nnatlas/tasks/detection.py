@@ -264,7 +264,8 @@ class Detection(Task):
         height, width = pixels.shape[:2]
         from PIL import Image
 
-        resized = np.asarray(Image.fromarray(pixels).resize((size, size), Image.BILINEAR))
+        # np.array copies: torch.from_numpy warns on the read-only buffer np.asarray returns
+        resized = np.array(Image.fromarray(pixels).resize((size, size), Image.BILINEAR))
         batch = torch.from_numpy(resized).permute(2, 0, 1)[None]  # (1, 3, S, S)
         found = ev.detect(run.model, batch, run.trainer.device)[0]
         keep = found["scores"] >= min_score
