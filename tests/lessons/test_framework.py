@@ -15,6 +15,7 @@ from nnatlas.lessons import (
     WITHIN,
     KeyNumber,
     LessonError,
+    Need,
     Reference,
     get_lesson,
     lessons,
@@ -106,6 +107,18 @@ def test_a_missing_extra_skips_the_lesson_with_the_how_to_and_the_tour_goes_on(t
     assert "pip install &#39;nnatlas[imaginary]&#39;" in page
     index = (tmp_path / "index.html").read_text()
     assert "skipped" in index and "test-sample/index.html" in index
+
+
+def test_an_optional_need_is_noted_only_by_the_configurations_that_use_it(tmp_path) -> None:
+    from dataclasses import replace
+
+    absent = Need("the big sample", "make big-sample", lambda: False, required=False,
+                  used=lambda config: config["n"] > 1000)  # fmt: skip
+    lesson = replace(sample_lesson(), needs=[absent])
+    quick = run_lesson(lesson, tmp_path / "quick", quick=True, log=lambda _: None)
+    assert not any("big sample" in note for note in quick["notes"])  # n = 200 does not use it
+    full = run_lesson(lesson, tmp_path / "full", quick=False, log=lambda _: None)
+    assert any("make big-sample" in note for note in full["notes"])
 
 
 def test_an_unknown_engine_is_refused_naming_the_choices(tmp_path) -> None:

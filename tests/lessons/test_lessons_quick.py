@@ -31,6 +31,7 @@ TINY = {
         "speed_examples": 200,
     },
     "transfer": {"image_size": 32, "test_images": 100, "per_class": 5, "sweep": [5], "epochs": 1},
+    "detection": {"image_size": 64, "limit": 16, "epochs": 1, "freeze_epochs": 1},
     "text-generation": {"limit": 40, "epochs": 1, "hidden": 32, "sample_length": 20},
     "sentiment": {"limit": 300, "epochs": 1, "hidden": 16, "synthetic": 800},
     "translation": {"pairs": 400, "epochs": 1, "hidden": 32, "beam": 2},
@@ -72,3 +73,21 @@ def test_another_seed_gives_other_numbers_and_the_header_names_it(tmp_path) -> N
     shown = [c["shown"] for c in second["checks"]]
     assert all(value in page for value in shown)  # the page shows this run's numbers
     assert second["provenance"]["seed"] == 2
+
+
+def test_without_the_pretrained_extra_detection_trains_the_random_trunk_and_says_so(
+    tmp_path,
+) -> None:
+    from dataclasses import replace
+
+    lesson = get_lesson("detection")
+    absent = [replace(n, present=lambda: False) if "pretrained" in n.name else n
+              for n in lesson.needs]  # fmt: skip
+    record = run_lesson(replace(lesson, needs=absent), tmp_path, quick=True,
+                        overrides=TINY["detection"], log=lambda _: None)  # fmt: skip
+    assert record["status"] != FAILED, record.get("traceback")
+    assert set(record["numbers"]) == {"map50_random"}
+    assert any("make pretrained" in note for note in record["notes"])
+    assert any("only the random trunk trained" in note for note in record["notes"])
+    verdicts = {c["name"]: c["verdict"] for c in record["checks"]}
+    assert verdicts["map50_pretrained"] == verdicts["pretrained_gain"] == "not measured"

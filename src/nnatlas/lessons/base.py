@@ -108,12 +108,20 @@ class Need:
         present: answers whether it is there now (a real look: a module spec, a folder).
         required: when missing, ``True`` skips the lesson (the tour goes on); ``False`` lets
             the lesson run on its fallback, and the report says what was used instead.
+        used: whether a configuration uses it (``None``: every configuration does). A need
+            the run's configuration does not use is not looked for, so a quick run on data
+            that is always there does not report a fallback for the full run's dataset.
     """
 
     name: str
     how: str
     present: Callable[[], bool]
     required: bool = True
+    used: Callable[[dict[str, Any]], bool] | None = None
+
+    def applies(self, config: dict[str, Any]) -> bool:
+        """Whether the configuration ``config`` uses it (see ``used``)."""
+        return self.used is None or bool(self.used(config))
 
 
 @dataclass

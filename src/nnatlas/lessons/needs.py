@@ -7,12 +7,17 @@ so checking the path's needs is instant and works offline.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
+from typing import Any
 
 from nnatlas.lessons.base import Need
 
+Used = Callable[[dict[str, Any]], bool] | None
 
-def module(name: str, what: str, how: str, required: bool = True) -> Need:
-    """Needs the Python module ``name`` (an optional extra), installed by ``how``."""
+
+def module(name: str, what: str, how: str, required: bool = True, used: Used = None) -> Need:
+    """Needs the Python module ``name`` (an optional extra), installed by ``how``; ``used``
+    says which configurations need it (see :class:`~nnatlas.lessons.base.Need`)."""
 
     def present() -> bool:
         try:
@@ -20,11 +25,12 @@ def module(name: str, what: str, how: str, required: bool = True) -> Need:
         except (ImportError, ValueError):  # a parent package missing, or a broken install
             return False
 
-    return Need(what, how, present, required)
+    return Need(what, how, present, required, used)
 
 
-def dataset(name: str, how: str, required: bool = True) -> Need:
-    """Needs the catalog dataset ``name`` in a local copy (cache, system or shared folder)."""
+def dataset(name: str, how: str, required: bool = True, used: Used = None) -> Need:
+    """Needs the catalog dataset ``name`` in a local copy (cache, system or shared folder);
+    ``used`` says which configurations need it (``lambda config: config["data"] == name``)."""
 
     def present() -> bool:
         from nnatlas.data import DataNotFoundError, DatasetError, fetch
@@ -35,4 +41,4 @@ def dataset(name: str, how: str, required: bool = True) -> Need:
             return False
         return True
 
-    return Need(name, how, present, required)
+    return Need(name, how, present, required, used)

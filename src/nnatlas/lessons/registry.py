@@ -21,6 +21,7 @@ PATH: tuple[str, ...] = (
     "convolution",
     "cnn_evolution",
     "transfer",
+    "detection",
     "rnn_bptt",
     "lstm_gru",
     "text_generation",

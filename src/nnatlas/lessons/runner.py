@@ -126,7 +126,7 @@ def run_lesson(
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
     record = _header(lesson, quick, engine, seed) | {"config": config}
-    missing = [need for need in lesson.needs if not need.present()]
+    missing = [need for need in lesson.needs if need.applies(config) and not need.present()]
     required = [need for need in missing if need.required]
     started = provenance.now()
     clock = time.perf_counter()
