@@ -307,3 +307,48 @@ def test_corrupt_or_truncated_archives_name_the_archive(tmp_path):
     cut.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(DatasetError, match=r"t\.tar\.gz: cannot extract the archive \(EOFError"):
         safe_extract(cut, tmp_path / "out")
+
+
+def _png(array) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_pennfudan_downloads_unzips_and_loads_through_the_catalog(server, tmp_path, monkeypatch):
+    """The real Penn-Fudan entry, its URL pointed at a test server holding a zip laid out as
+    PennFudanPed.zip is (PennFudanPed/PNGImages, PennFudanPed/PedMasks with instance ids)."""
+    import numpy as np
+
+    pytest.importorskip("PIL")
+    from nnatlas.data.detection import load_detection_dataset
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for i in range(1, 5):
+            mask = np.zeros((48, 64), dtype=np.uint8)
+            mask[4:40, 3 + i : 20 + i] = 1  # person 1
+            mask[10:44, 35:60] = 2  # person 2
+            photo = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            zf.writestr(f"PennFudanPed/PNGImages/FudanPed0000{i}.png", _png(photo))
+            zf.writestr(f"PennFudanPed/PedMasks/FudanPed0000{i}_mask.png", _png(mask))
+    server.files["/mirror/PennFudanPed.zip"] = buffer.getvalue()
+    monkeypatch.setenv("NNATLAS_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNATLAS_NO_SYSTEM_DATA", "1")
+    monkeypatch.setenv("NNATLAS_DOWNLOAD_MIRROR", f"{server.base}/mirror")
+    monkeypatch.delenv("NNATLAS_OFFLINE", raising=False)
+    with pytest.warns(UserWarning, match="PennFudanPed.zip: no published checksum"):
+        splits = load_detection_dataset("pennfudan", val_fraction=0.25, seed=0)
+    assert [path for path, _ in server.log] == ["/mirror/PennFudanPed.zip"]
+    assert (tmp_path / "cache" / "pennfudan" / "PennFudanPed" / "PedMasks").is_dir()
+    assert splits.classes == ["person"]
+    examples = splits.train + splits.val + splits.test
+    assert len(examples) == 4
+    for example in examples:  # two people each, boxed from their masks
+        assert example.labels.tolist() == [1, 1]
+        assert [35, 10, 60, 44] in example.boxes.tolist()
+    load_detection_dataset("pennfudan", val_fraction=0.25, seed=0)
+    assert len(server.log) == 1  # cached: no second download
