@@ -1,27 +1,32 @@
-"""2-D convolution as im2col + one batched GEMM. See: torch.nn.Conv2d.
+"""2-D convolution as im2col + one GEMM per chunk of the batch. See: torch.nn.Conv2d.
 
-The forward pass copies every receptive field of the (padded) input into a column buffer
-``cols`` of shape (N, G, C_in/G * kH * kW, H_out * W_out) -- "im2col" -- so the convolution
-becomes a single matrix product with the weight viewed as (G, C_out/G, C_in/G * kH * kW).
-That layout yields the output directly in (N, C_out, H_out, W_out) order, with no transpose.
+The forward pass moves the (padded) input to channels-first order, (C_in, N, H_pad, W_pad), and
+copies every receptive field into a column buffer ``cols`` of shape
+(G, C_in/G * kH * kW, N * H_out * W_out) -- "im2col". With the batch inside each row of the
+columns, the convolution of a chunk of images is a single matrix product: the weight viewed as
+(G, C_out/G, C_in/G * kH * kW) times the columns gives (G, C_out/G, n * H_out * W_out), and one
+copy moves that back to (N, C_out, H_out, W_out).
 
-The backward pass reuses the same columns:
+The backward pass rebuilds the same columns:
 
-- ``grad_weight`` = grad_out @ cols^T, summed over the batch (one batched GEMM);
+- ``grad_weight^T`` = cols @ grad_out^T, summed over the chunks (one GEMM per chunk);
 - ``grad_input`` takes one of two routes, both without Python loops over samples or pixels:
   * stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with
-    the spatially flipped, in/out-swapped kernel, so it is again im2col + one GEMM;
+    the spatially flipped, in/out-swapped kernel, so it is again im2col + one GEMM per chunk;
   * otherwise "col2im": ``grad_cols = W^T @ grad_out`` and each kernel offset (kH * kW of them)
     adds its strided slice back onto the input grid (the adjoint of im2col).
+
+Why channels first: with the batch outermost, (N, G, K, P), ``np.matmul`` calls the BLAS once
+per image, 128 small GEMMs per layer and pass; one GEMM per chunk is faster for small maps and,
+with several BLAS threads, is far fewer synchronizations of them (each GEMM call is one, and on
+a loaded machine each costs a scheduler tick or two).
 
 The batch goes through in chunks of a few images (:data:`COLS_CHUNK_BYTES` of columns each):
 the columns hold kH * kW copies of the input (9x for a 3x3 kernel, 75 MB for a batch of 128
 CIFAR images with 16 channels), and written all at once they stream through main memory twice,
 once from im2col and once into the GEMM. A chunk's columns stay in the cache between the two, and
 the backward pass rebuilds them from the padded input it keeps (a copy, not a recomputation of
-the forward) instead of holding every layer's columns for the whole step. Measured on the 2-core
-machine, one BLAS thread, (128, 16, 32, 32) / (128, 32, 16, 16) / (128, 64, 8, 8) 3x3 convs:
-im2col + GEMM 24.1 / 21.2 / 17.3 ms over the whole batch, 14.0 / 11.5 / 10.1 ms in chunks of 8.
+the forward) instead of holding every layer's columns for the whole step.
 Buffers (the padded input, a chunk's columns) are kept between calls of the same shape.
 """
 
@@ -36,7 +41,8 @@ from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 IntPair = int | tuple[int, int]
 # Columns per chunk of the batch: a few MB stay in the L2/L3 caches between im2col and the GEMM
-# (2-5 MB measured best; see the module docstring).
+# (see the module docstring). For the ResNet-20 training step on one BLAS thread, 2-4 MB measured
+# best; 8 MB took 12% longer and 16 MB 20%.
 COLS_CHUNK_BYTES = 4 << 20
 
 
@@ -91,25 +97,27 @@ def im2col(
     out_size: tuple[int, int],
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Copy the receptive fields of a padded input into columns.
+    """Copy the receptive fields of a padded, channels-first input into columns.
 
-    One strided slice copy per kernel offset (kH * kW copies, each over the whole batch).
+    One strided slice copy per kernel offset (kH * kW copies, each over the whole chunk). The
+    channels-first layout puts the batch inside each row of the result, so that
+    ``(C * kH * kW, N * H_out * W_out)`` is one matrix and the convolution one GEMM.
 
     Args:
-        xp: padded input.
+        xp: padded input, channels first.
         out: optional buffer of the result's shape and dtype to fill (reused between steps).
 
     Shape:
-        xp: (N, C, H_pad, W_pad) -> (N, C, kH, kW, H_out, W_out)
+        xp: (C, N, H_pad, W_pad) -> (C, kH, kW, N, H_out, W_out)
     """
-    n, c = xp.shape[:2]
+    c, n = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
     if out is None:
-        out = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
+        out = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
     for i in range(kh):
         rows = _window(i * dh, ho, sh)
         for j in range(kw):
-            out[:, :, i, j] = xp[:, :, rows, _window(j * dw, wo, sw)]
+            out[:, i, j] = xp[:, :, rows, _window(j * dw, wo, sw)]
     return out
 
 
@@ -198,13 +206,12 @@ class Conv2d(Module):
             self._buffers_by_use[use] = buf
         return buf
 
-    def _pad(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
-        """``x`` with ``pad`` zeros on each side of H and W, in a reused buffer."""
-        if pad == (0, 0):
-            return x
+    def _pad_channels_first(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+        """``x`` moved to channels first, with ``pad`` zeros on each side of H and W, in a reused
+        buffer. Shape: (N, C, H, W) -> (C, N, H + 2 pad_h, W + 2 pad_w)."""
         n, c, h, w = x.shape
-        xp = self._buffer(use, (n, c, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
-        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x
+        xp = self._buffer(use, (c, n, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
+        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x.transpose(1, 0, 2, 3)
         return xp
 
     def _weight_groups(self) -> np.ndarray:
@@ -216,14 +223,18 @@ class Conv2d(Module):
         step = max(1, COLS_CHUNK_BYTES // max(1, per_image))
         return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
-    def _columns(self, use: str, xp: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-        """im2col of a chunk into a reused buffer. Shape: (n, C, H_pad, W_pad) -> (n, G, K, P),
-        K = C/G * kH * kW and P = H_out * W_out."""
-        n, c = xp.shape[:2]
+    def _columns(
+        self, use: str, xp: np.ndarray, stride: tuple[int, int], out_size: tuple[int, int]
+    ) -> np.ndarray:
+        """im2col of a chunk into a reused buffer, as one matrix per group.
+
+        Shape: (C, n, H_pad, W_pad) -> (G, K, n * P), K = C/G * kH * kW and P = H_out * W_out.
+        """
+        c, n = xp.shape[:2]
         kh, kw = self.kernel_size
-        cols = self._buffer(use, (n, c, kh, kw, *out_size), xp.dtype, zero=False)
-        im2col(xp, self.kernel_size, self.stride, self.dilation, out_size, out=cols)
-        return cols.reshape(n, self.groups, -1, out_size[0] * out_size[1])
+        cols = self._buffer(use, (c, kh, kw, n, *out_size), xp.dtype, zero=False)
+        im2col(xp, self.kernel_size, stride, self.dilation, out_size, out=cols)
+        return cols.reshape(self.groups, -1, n * out_size[0] * out_size[1])
 
     # -- forward / backward -------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -233,19 +244,18 @@ class Conv2d(Module):
                 f"{self.layer_name}: expected input (N, {self.in_channels}, H, W), got {x.shape}"
             )
         dtype = self.weight.data.dtype
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.asarray(x, dtype=dtype)
         n, _, h, w = x.shape
-        g = self.groups
         ho, wo = conv_output_size(
             self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
         )
-        xp = self._pad("x_pad", x, self.padding)  # (N, C_in, H_pad, W_pad)
+        xp = self._pad_channels_first("x_pad", x, self.padding)  # (C_in, N, H_pad, W_pad)
         out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
-        out_g = out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P), a view
         per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
         for part in self._chunks(n, per_image * x.itemsize):
-            cols = self._columns("cols", xp[part], (ho, wo))  # (n, G, K, P)
-            np.matmul(self._weight_groups(), cols, out=out_g[part])  # (n, G, C_out/G, P)
+            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
+            out_cf = np.matmul(self._weight_groups(), cols)  # (G, C_out/G, n P)
+            out[part] = out_cf.reshape(self.out_channels, -1, ho, wo).transpose(1, 0, 2, 3)
         if self.bias is not None:
             out += self.bias.data[:, None, None]
         self._cache = (xp, (h, w), per_image * x.itemsize)
@@ -255,21 +265,25 @@ class Conv2d(Module):
         if self._cache is None:
             raise RuntimeError(f"{self.layer_name}: backward called before forward")
         xp, (h, w), per_image = self._cache
-        n, g = xp.shape[0], self.groups
+        n, g, c_out_g = xp.shape[1], self.groups, self.out_channels // self.groups
         ho, wo = grad_out.shape[2:]
-        grad_out = np.ascontiguousarray(grad_out, dtype=self.weight.data.dtype)
-        grad_g = grad_out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P)
+        grad_out = np.asarray(grad_out, dtype=self.weight.data.dtype)
         if self.bias is not None:
             self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
-        # dW^T = cols @ grad^T: (n, G, K, P) @ (n, G, P, C_out/G) -> summed over n: (G, K, C_out/G).
-        # This operand order, with grad^T made contiguous (it is small), runs 1.5-3x faster in
-        # OpenBLAS than grad @ cols^T, which streams the large cols transposed.
-        grad_w = 0.0
+        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (G, C_out/G, N, P).
+        grad_cf = self._buffer("grad_cf", (self.out_channels, n, ho, wo), grad_out.dtype, False)
+        grad_cf[...] = grad_out.transpose(1, 0, 2, 3)
+        grad_g = grad_cf.reshape(g, c_out_g, n, ho * wo)
+        # dW^T = cols @ grad^T, summed over the chunks: (G, K, n P) @ (G, n P, C_out/G). The same
+        # product written grad @ cols^T ran 12x slower with 2 OpenBLAS threads on the loaded
+        # 2-core machine (its threads then wait on each other once per block of the long n P
+        # axis); on 1 thread the two orders are equally fast.
+        grad_w_t = np.zeros((g, self._weight_groups().shape[2], c_out_g), dtype=grad_out.dtype)
         for part in self._chunks(n, per_image):
-            cols = self._columns("cols", xp[part], (ho, wo))  # rebuilt, as in forward
-            grad_t = np.ascontiguousarray(grad_g[part].transpose(0, 1, 3, 2))  # (n, G, P, C/G)
-            grad_w = grad_w + np.matmul(cols, grad_t).sum(axis=0)  # (G, K, C_out/G)
-        self.weight.accumulate(grad_w.transpose(0, 2, 1).reshape(self.weight.data.shape))
+            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # rebuilt, as forward
+            grad_part = grad_g[:, :, part].reshape(g, c_out_g, -1)  # (G, C_out/G, n P), a view
+            grad_w_t += np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
+        self.weight.accumulate(grad_w_t.transpose(0, 2, 1).reshape(self.weight.data.shape))
         if not self.requires_input_grad:
             return None
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
@@ -283,26 +297,25 @@ class Conv2d(Module):
     ) -> np.ndarray:
         """grad_cols = W^T @ grad_out, then scatter-add the columns (any stride).
 
-        Works batch-last, (C, H, W, N): each of the kH * kW strided adds then runs over long
-        contiguous rows (W_out * N values) instead of rows of W_out values, which makes the
-        adds several times faster for small feature maps.
+        Each of the kH * kW kernel offsets adds its strided slice of the columns back onto the
+        (padded, channels-first) input grid: the adjoint of :func:`im2col`.
         """
         n, g = grad_out.shape[0], self.groups
         kh, kw = self.kernel_size
         (ph, pw), (h, w), (ho, wo) = self.padding, size, out_size
-        # (N, C_out, H_out, W_out) -> (G, C_out/G, H_out * W_out * N)
-        grad_t = np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(g, -1, ho * wo * n)
+        # (N, C_out, H_out, W_out) -> (G, C_out/G, N * H_out * W_out), channels first.
+        grad_cf = np.ascontiguousarray(grad_out.transpose(1, 0, 2, 3)).reshape(g, -1, n * ho * wo)
         w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
-        grad_cols = np.matmul(w_t, grad_t)  # (G, K, P * N)
-        grad_cols = grad_cols.reshape(self.in_channels, kh, kw, ho, wo, n)
-        grad_xp = np.zeros((self.in_channels, h + 2 * ph, w + 2 * pw, n), dtype=grad_out.dtype)
+        grad_cols = np.matmul(w_t, grad_cf)  # (G, K, N P)
+        grad_cols = grad_cols.reshape(self.in_channels, kh, kw, n, ho, wo)
+        grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
         for i in range(kh):
             rows = _window(i * self.dilation[0], ho, self.stride[0])
             for j in range(kw):
                 cols = _window(j * self.dilation[1], wo, self.stride[1])
-                grad_xp[:, rows, cols] += grad_cols[:, i, j]  # (C_in, H_out, W_out, N)
-        grad_x = grad_xp[:, ph : ph + h, pw : pw + w]  # (C_in, H, W, N)
-        return np.ascontiguousarray(grad_x.transpose(3, 0, 1, 2))  # (N, C_in, H, W)
+                grad_xp[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, N, H_out, W_out)
+        grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
+        return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
 
     def _input_grad_full_conv(self, grad_out: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Stride 1: dx = grad_out (padded by d (k - 1) - p) correlated with the flipped kernel.
@@ -325,18 +338,13 @@ class Conv2d(Module):
                 :, :, crop[0] : grad_out.shape[2] - crop[0], crop[1] : grad_out.shape[3] - crop[1]
             ]
             pad = (max(pad[0], 0), max(pad[1], 0))
-        gp = self._pad("grad_pad", np.ascontiguousarray(grad_out), pad)  # (N, C_out, H+.., W+..)
+        gp = self._pad_channels_first("grad_pad", grad_out, pad)  # (C_out, N, H+.., W+..)
         grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_out.dtype)
-        grad_x_g = grad_x.reshape(n, g, c_in_g, h * w)  # (N, G, C_in/G, H * W), a view
         per_image = self.out_channels * kh * kw * h * w * grad_out.itemsize
         for part in self._chunks(n, per_image):
-            cols = self._buffer(
-                "grad_cols", (gp[part].shape[0], self.out_channels, kh, kw, h, w),
-                grad_out.dtype, zero=False,
-            )  # fmt: skip
-            im2col(gp[part], self.kernel_size, (1, 1), self.dilation, (h, w), out=cols)
-            cols = cols.reshape(-1, g, c_out_g * kh * kw, h * w)  # (n, G, C_out/G * kH * kW, HW)
-            np.matmul(w_flip, cols, out=grad_x_g[part])  # (n, G, C_in/G, H * W)
+            cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
+            grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
+            grad_x[part] = grad_x_cf.reshape(self.in_channels, -1, h, w).transpose(1, 0, 2, 3)
         return grad_x
 
     def extra_repr(self) -> str:
