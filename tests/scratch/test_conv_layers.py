@@ -90,8 +90,9 @@ def test_both_input_gradient_routes_agree() -> None:
     x = rng.standard_normal((2, 3, 8, 7))
     out = conv(x)
     grad = rng.standard_normal(out.shape)
-    full = conv._input_grad_full_conv(grad, x.shape[2:])
-    via_cols = conv._input_grad_col2im(grad, x.shape[2:], out.shape[2:])
+    grad_cf = np.ascontiguousarray(grad.transpose(1, 0, 2, 3))  # the routes take channels first
+    full = conv._input_grad_full_conv(grad_cf, x.shape[2:])
+    via_cols = conv._input_grad_col2im(grad_cf, x.shape[2:])
     np.testing.assert_allclose(full, via_cols, rtol=0, atol=1e-12)
 
 

@@ -206,12 +206,15 @@ class Conv2d(Module):
             self._buffers_by_use[use] = buf
         return buf
 
-    def _pad_channels_first(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
-        """``x`` moved to channels first, with ``pad`` zeros on each side of H and W, in a reused
-        buffer. Shape: (N, C, H, W) -> (C, N, H + 2 pad_h, W + 2 pad_w)."""
-        n, c, h, w = x.shape
-        xp = self._buffer(use, (c, n, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
-        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x.transpose(1, 0, 2, 3)
+    def _pad_hw(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+        """``x`` with ``pad`` zeros on each side of its last two axes, in a reused buffer.
+
+        Callers pass ``x.transpose(1, 0, 2, 3)`` to move the batch to channels first in the
+        same copy. Shape: (A, B, H, W) -> (A, B, H + 2 pad_h, W + 2 pad_w).
+        """
+        a, b, h, w = x.shape
+        xp = self._buffer(use, (a, b, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
+        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x
         return xp
 
     def _weight_groups(self) -> np.ndarray:
@@ -249,7 +252,7 @@ class Conv2d(Module):
         ho, wo = conv_output_size(
             self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
         )
-        xp = self._pad_channels_first("x_pad", x, self.padding)  # (C_in, N, H_pad, W_pad)
+        xp = self._pad_hw("x_pad", x.transpose(1, 0, 2, 3), self.padding)  # (C_in, N, Hp, Wp)
         out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
         per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
         for part in self._chunks(n, per_image * x.itemsize):
@@ -289,43 +292,48 @@ class Conv2d(Module):
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
         # input pixel) are not much larger than col2im's (C_in per output pixel) plus the adds.
         if self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo:
-            return self._input_grad_full_conv(grad_out, (h, w))
-        return self._input_grad_col2im(grad_out, (h, w), (ho, wo))
+            return self._input_grad_full_conv(grad_cf, (h, w))
+        return self._input_grad_col2im(grad_cf, (h, w))
 
-    def _input_grad_col2im(
-        self, grad_out: np.ndarray, size: tuple[int, int], out_size: tuple[int, int]
-    ) -> np.ndarray:
-        """grad_cols = W^T @ grad_out, then scatter-add the columns (any stride).
+    def _input_grad_col2im(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """grad_cols = W^T @ grad, then scatter-add the columns (any stride), chunk by chunk.
 
         Each of the kH * kW kernel offsets adds its strided slice of the columns back onto the
         (padded, channels-first) input grid: the adjoint of :func:`im2col`.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), channels first -> (N, C_in, H, W)
         """
-        n, g = grad_out.shape[0], self.groups
+        n, g = grad_cf.shape[1], self.groups
         kh, kw = self.kernel_size
-        (ph, pw), (h, w), (ho, wo) = self.padding, size, out_size
-        # (N, C_out, H_out, W_out) -> (G, C_out/G, N * H_out * W_out), channels first.
-        grad_cf = np.ascontiguousarray(grad_out.transpose(1, 0, 2, 3)).reshape(g, -1, n * ho * wo)
+        (ph, pw), (h, w), (ho, wo) = self.padding, size, grad_cf.shape[2:]
+        grad_g = grad_cf.reshape(g, -1, n, ho * wo)  # (G, C_out/G, N, P)
         w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
-        grad_cols = np.matmul(w_t, grad_cf)  # (G, K, N P)
-        grad_cols = grad_cols.reshape(self.in_channels, kh, kw, n, ho, wo)
-        grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
-        for i in range(kh):
-            rows = _window(i * self.dilation[0], ho, self.stride[0])
-            for j in range(kw):
-                cols = _window(j * self.dilation[1], wo, self.stride[1])
-                grad_xp[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, N, H_out, W_out)
+        grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_cf.dtype)
+        per_image = self.in_channels * kh * kw * ho * wo * grad_cf.itemsize
+        for part in self._chunks(n, per_image):
+            grad_part = grad_g[:, :, part].reshape(g, grad_g.shape[1], -1)  # (G, C_out/G, n P)
+            grad_cols = np.matmul(w_t, grad_part)  # (G, K, n P)
+            grad_cols = grad_cols.reshape(self.in_channels, kh, kw, -1, ho, wo)
+            grad_xp_part = grad_xp[:, part]  # (C_in, n, H_pad, W_pad), a view
+            for i in range(kh):
+                rows = _window(i * self.dilation[0], ho, self.stride[0])
+                for j in range(kw):
+                    cols = _window(j * self.dilation[1], wo, self.stride[1])
+                    grad_xp_part[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, n, Ho, Wo)
         grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
         return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
 
-    def _input_grad_full_conv(self, grad_out: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def _input_grad_full_conv(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Stride 1: dx = grad_out (padded by d (k - 1) - p) correlated with the flipped kernel.
 
         dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
         i.e. a stride-1 convolution whose kernel is W flipped in space with C_in and C_out
         swapped; it costs one im2col of grad_out and one GEMM, like the forward pass (in chunks
         of the batch, as the forward pass).
+
+        Shape: grad_cf (C_out, N, H_out, W_out), channels first -> (N, C_in, H, W)
         """
-        n, g = grad_out.shape[0], self.groups
+        n, g = grad_cf.shape[1], self.groups
         (kh, kw), (dh, dw), (h, w) = self.kernel_size, self.dilation, size
         c_out_g, c_in_g = self.out_channels // g, self.in_channels // g
         # (C_out, C_in/G, kH, kW) -> (G, C_in/G, C_out/G * kH * kW), flipped in space.
@@ -334,13 +342,13 @@ class Conv2d(Module):
         pad = (dh * (kh - 1) - self.padding[0], dw * (kw - 1) - self.padding[1])
         if min(pad) < 0:  # padding larger than the kernel extent: crop instead of pad
             crop = (max(-pad[0], 0), max(-pad[1], 0))
-            grad_out = grad_out[
-                :, :, crop[0] : grad_out.shape[2] - crop[0], crop[1] : grad_out.shape[3] - crop[1]
+            grad_cf = grad_cf[
+                :, :, crop[0] : grad_cf.shape[2] - crop[0], crop[1] : grad_cf.shape[3] - crop[1]
             ]
             pad = (max(pad[0], 0), max(pad[1], 0))
-        gp = self._pad_channels_first("grad_pad", grad_out, pad)  # (C_out, N, H+.., W+..)
-        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_out.dtype)
-        per_image = self.out_channels * kh * kw * h * w * grad_out.itemsize
+        gp = self._pad_hw("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
+        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
+        per_image = self.out_channels * kh * kw * h * w * grad_cf.itemsize
         for part in self._chunks(n, per_image):
             cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
             grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
