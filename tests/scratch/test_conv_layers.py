@@ -52,21 +52,21 @@ def test_conv_cases_reach_every_input_gradient_branch(monkeypatch) -> None:
     """The check's table takes both input-gradient routes and the crop of the full convolution
     (padding larger than the kernel extent d (k - 1)), on one axis and on both."""
     seen: set[str] = set()
-    full_conv, col2im = Conv2d._input_grad_full_conv, Conv2d._input_grad_col2im
+    full_conv, col2im = Conv2d._grads_full_conv, Conv2d._input_grad_col2im
 
-    def spy_full_conv(self, grad_out, size):
+    def spy_full_conv(self, grad_cf, xp, size):
         extent = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size, strict=True)]
         crops = [p > e for p, e in zip(self.padding, extent, strict=True)]
         seen.add(
             "full conv" + (", crop both" if all(crops) else ", crop one" if any(crops) else "")
         )
-        return full_conv(self, grad_out, size)
+        return full_conv(self, grad_cf, xp, size)
 
     def spy_col2im(self, *args):
         seen.add("col2im at stride 1" if self.stride == (1, 1) else "col2im")
         return col2im(self, *args)
 
-    monkeypatch.setattr(Conv2d, "_input_grad_full_conv", spy_full_conv)
+    monkeypatch.setattr(Conv2d, "_grads_full_conv", spy_full_conv)
     monkeypatch.setattr(Conv2d, "_input_grad_col2im", spy_col2im)
     for kwargs, shape in CONV_CASES.values():
         conv, _ = _conv_pair(kwargs)
@@ -81,19 +81,26 @@ def test_conv_cases_reach_every_input_gradient_branch(monkeypatch) -> None:
     }
 
 
-def test_both_input_gradient_routes_agree() -> None:
-    """The stride-1 full-convolution route and col2im are two formulas for one gradient."""
+@pytest.mark.parametrize(
+    ("padding", "dilation"), [(1, 2), (3, 1)], ids=["dilated", "padding > extent (crop)"]
+)
+def test_both_gradient_routes_agree(padding: int, dilation: int) -> None:
+    """At stride 1 the full-convolution route takes dx and dW from the gradient's columns;
+    col2im takes dx, and dW from the input's columns: two formulas for each gradient."""
     conv = Conv2d(
-        3, 5, 3, padding=1, dilation=2, groups=1, dtype=np.float64, rng=np.random.default_rng(0)
-    )
+        4, 6, 3, padding=padding, dilation=dilation, groups=2, dtype=np.float64,
+        rng=np.random.default_rng(0),
+    )  # fmt: skip
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 3, 8, 7))
+    x = rng.standard_normal((2, 4, 8, 7))
     out = conv(x)
-    grad = rng.standard_normal(out.shape)
-    grad_cf = np.ascontiguousarray(grad.transpose(1, 0, 2, 3))  # the routes take channels first
-    full = conv._input_grad_full_conv(grad_cf, x.shape[2:])
-    via_cols = conv._input_grad_col2im(grad_cf, x.shape[2:])
-    np.testing.assert_allclose(full, via_cols, rtol=0, atol=1e-12)
+    grad_cf = np.ascontiguousarray(rng.standard_normal(out.shape).transpose(1, 0, 2, 3))
+    xp, _, per_image = conv._cache
+    full_dx, full_dw = conv._grads_full_conv(grad_cf, xp, x.shape[2:])
+    cols_dx = conv._input_grad_col2im(grad_cf, x.shape[2:])
+    cols_dw = conv._weight_grad_from_input_columns(grad_cf, xp, per_image)
+    np.testing.assert_allclose(full_dx, cols_dx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(full_dw, cols_dw, rtol=0, atol=1e-12)
 
 
 def test_conv2d_float32_matches_torch_and_keeps_dtype() -> None:

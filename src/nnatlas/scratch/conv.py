@@ -287,32 +287,49 @@ class Conv2d(Module):
         if self._cache is None:
             raise RuntimeError(f"{self.layer_name}: backward called before forward")
         xp, (h, w), per_image = self._cache
-        n, g, c_out_g = xp.shape[1], self.groups, self.out_channels // self.groups
+        n = xp.shape[1]
         ho, wo = grad_out.shape[2:]
         grad_out = np.asarray(grad_out, dtype=self.weight.data.dtype)
         if self.bias is not None:
             self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
-        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (G, C_out/G, N, P).
+        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out).
         grad_cf = _scratch_array("grad_cf", (self.out_channels, n, ho, wo), grad_out.dtype)
         grad_cf[...] = grad_out.transpose(1, 0, 2, 3)
-        grad_g = grad_cf.reshape(g, c_out_g, n, ho * wo)
-        # dW^T = cols @ grad^T, summed over the chunks: (G, K, n P) @ (G, n P, C_out/G). The same
-        # product written grad @ cols^T ran 12x slower with 2 OpenBLAS threads on the loaded
-        # 2-core machine (its threads then wait on each other once per block of the long n P
-        # axis); on 1 thread the two orders are equally fast.
-        grad_w_t = np.zeros((g, self._weight_groups().shape[2], c_out_g), dtype=grad_out.dtype)
-        for part in self._chunks(n, per_image):
-            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # rebuilt, as forward
-            grad_part = grad_g[:, :, part].reshape(g, c_out_g, -1)  # (G, C_out/G, n P), a view
-            grad_w_t += np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
-        self.weight.accumulate(grad_w_t.transpose(0, 2, 1).reshape(self.weight.data.shape))
-        if not self.requires_input_grad:
-            return None
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
         # input pixel) are not much larger than col2im's (C_in per output pixel) plus the adds.
-        if self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo:
-            return self._input_grad_full_conv(grad_cf, (h, w))
+        full_conv = (
+            self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo
+        )
+        if self.requires_input_grad and full_conv:
+            grad_x, grad_w = self._grads_full_conv(grad_cf, xp, (h, w))
+            self.weight.accumulate(grad_w)
+            return grad_x
+        self.weight.accumulate(self._weight_grad_from_input_columns(grad_cf, xp, per_image))
+        if not self.requires_input_grad:
+            return None
         return self._input_grad_col2im(grad_cf, (h, w))
+
+    def _weight_grad_from_input_columns(
+        self, grad_cf: np.ndarray, xp: np.ndarray, per_image: int
+    ) -> np.ndarray:
+        """dW^T = cols @ grad^T, with the forward's columns rebuilt chunk by chunk (any stride).
+
+        The same product written grad @ cols^T ran 12x slower with 2 OpenBLAS threads on the
+        loaded 2-core machine (its threads then wait on each other once per block of the long
+        n * P axis); on 1 thread the two orders are equally fast.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), xp (C_in, N, H_pad, W_pad) ->
+        (C_out, C_in/G, kH, kW)
+        """
+        g, c_out_g = self.groups, self.out_channels // self.groups
+        n, ho, wo = grad_cf.shape[1:]
+        grad_g = grad_cf.reshape(g, c_out_g, n, ho * wo)  # (G, C_out/G, N, P)
+        grad_w_t = np.zeros((g, self._weight_groups().shape[2], c_out_g), dtype=grad_cf.dtype)
+        for part in self._chunks(n, per_image):
+            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
+            grad_part = grad_g[:, :, part].reshape(g, c_out_g, -1)  # (G, C_out/G, n P), a view
+            grad_w_t += np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
+        return grad_w_t.transpose(0, 2, 1).reshape(self.weight.data.shape)
 
     def _input_grad_col2im(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """grad_cols = W^T @ grad, then scatter-add the columns (any stride), chunk by chunk.
@@ -342,23 +359,36 @@ class Conv2d(Module):
         grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
         return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
 
-    def _input_grad_full_conv(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Stride 1: dx = grad_out (padded by d (k - 1) - p) correlated with the flipped kernel.
+    def _grads_full_conv(
+        self, grad_cf: np.ndarray, xp: np.ndarray, size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stride 1: both gradients from one im2col of the gradient, padded by d (k - 1) - p.
 
-        dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
-        i.e. a stride-1 convolution whose kernel is W flipped in space with C_in and C_out
-        swapped; it costs one im2col of grad_out and one GEMM, like the forward pass (in chunks
-        of the batch, as the forward pass).
+        The input gradient is a stride-1 convolution of grad_out with W flipped in space and
+        C_in, C_out swapped:
 
-        Shape: grad_cf (C_out, N, H_out, W_out), channels first -> (N, C_in, H, W)
+            dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
+
+        so with cols_g, the columns of the padded grad_out over the (H, W) input grid,
+        ``dx = W_flip @ cols_g``: one GEMM per chunk, like the forward pass. The same columns give
+        the weight gradient: row (o, i', j') of cols_g at input pixel (n, y, x) holds the gradient
+        of the output pixel that sees (n, y, x) through tap (i, j) = (k-1-i', k-1-j'), so
+
+            dW[o, c, i, j] = sum_{n, y, x} cols_g[(o, i', j'), (n, y, x)] * x[n, c, y, x],
+
+        i.e. ``cols_g @ x^T``, flipped back in space. The input's columns, which the weight
+        gradient rebuilds at other strides, are not needed: one im2col per chunk instead of two.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), channels first; xp (C_in, N, H_pad, W_pad), the
+        padded input -> ((N, C_in, H, W), (C_out, C_in/G, kH, kW))
         """
         n, g = grad_cf.shape[1], self.groups
-        (kh, kw), (dh, dw), (h, w) = self.kernel_size, self.dilation, size
+        (kh, kw), (dh, dw), (ph, pw), (h, w) = self.kernel_size, self.dilation, self.padding, size
         c_out_g, c_in_g = self.out_channels // g, self.in_channels // g
         # (C_out, C_in/G, kH, kW) -> (G, C_in/G, C_out/G * kH * kW), flipped in space.
         w_flip = self.weight.data[:, :, ::-1, ::-1].reshape(g, c_out_g, c_in_g, kh, kw)
         w_flip = w_flip.transpose(0, 2, 1, 3, 4).reshape(g, c_in_g, c_out_g * kh * kw)
-        pad = (dh * (kh - 1) - self.padding[0], dw * (kw - 1) - self.padding[1])
+        pad = (dh * (kh - 1) - ph, dw * (kw - 1) - pw)
         if min(pad) < 0:  # padding larger than the kernel extent: crop instead of pad
             crop = (max(-pad[0], 0), max(-pad[1], 0))
             grad_cf = grad_cf[
@@ -367,12 +397,19 @@ class Conv2d(Module):
             pad = (max(pad[0], 0), max(pad[1], 0))
         gp = self._pad_hw("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
         grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
+        grad_w_flip = np.zeros((g, c_out_g * kh * kw, c_in_g), dtype=grad_cf.dtype)
         per_image = self.out_channels * kh * kw * h * w * grad_cf.itemsize
         for part in self._chunks(n, per_image):
             cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
             grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
             grad_x[part] = grad_x_cf.reshape(self.in_channels, -1, h, w).transpose(1, 0, 2, 3)
-        return grad_x
+            x_part = _scratch_array("x_cf", (self.in_channels, len(range(n)[part]), h, w), xp.dtype)
+            x_part[...] = xp[:, part, ph : ph + h, pw : pw + w]  # the unpadded input, a copy
+            x_part = x_part.reshape(g, c_in_g, -1)  # (G, C_in/G, n H W)
+            grad_w_flip += np.matmul(cols, x_part.transpose(0, 2, 1))  # (G, C_out/G k k, C_in/G)
+        grad_w = grad_w_flip.reshape(g, c_out_g, kh, kw, c_in_g)[:, :, ::-1, ::-1]
+        grad_w = grad_w.transpose(0, 1, 4, 2, 3).reshape(self.weight.data.shape)
+        return grad_x, grad_w
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
