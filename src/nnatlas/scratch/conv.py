@@ -7,14 +7,15 @@ columns, the convolution of a chunk of images is a single matrix product: the we
 (G, C_out/G, C_in/G * kH * kW) times the columns gives (G, C_out/G, n * H_out * W_out), and one
 copy moves that back to (N, C_out, H_out, W_out).
 
-The backward pass rebuilds the same columns:
+The backward pass takes one of two routes, both without Python loops over samples or pixels:
 
-- ``grad_weight^T`` = cols @ grad_out^T, summed over the chunks (one GEMM per chunk);
-- ``grad_input`` takes one of two routes, both without Python loops over samples or pixels:
-  * stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with
-    the spatially flipped, in/out-swapped kernel, so it is again im2col + one GEMM per chunk;
-  * otherwise "col2im": ``grad_cols = W^T @ grad_out`` and each kernel offset (kH * kW of them)
-    adds its strided slice back onto the input grid (the adjoint of im2col).
+- stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with the
+  spatially flipped, in/out-swapped kernel, so it is again im2col (of the padded ``grad_out``)
+  + one GEMM per chunk; the same columns times the input give the weight gradient
+  (``_grads_full_conv`` derives it), so the forward's columns are not needed again;
+- otherwise the forward's columns are rebuilt for ``grad_weight^T = cols @ grad_out^T``, and
+  "col2im" gives the input gradient: ``grad_cols = W^T @ grad_out``, and each kernel offset
+  (kH * kW of them) adds its strided slice back onto the input grid (the adjoint of im2col).
 
 Why channels first: with the batch outermost, (N, G, K, P), ``np.matmul`` calls the BLAS once
 per image, 128 small GEMMs per layer and pass; one GEMM per chunk is faster for small maps and,
@@ -25,8 +26,8 @@ The batch goes through in chunks of a few images (:data:`COLS_CHUNK_BYTES` of co
 the columns hold kH * kW copies of the input (9x for a 3x3 kernel, 75 MB for a batch of 128
 CIFAR images with 16 channels), and written all at once they stream through main memory twice,
 once from im2col and once into the GEMM. A chunk's columns stay in the cache between the two, and
-the backward pass rebuilds them from the padded input it keeps (a copy, not a recomputation of
-the forward) instead of holding every layer's columns for the whole step.
+the backward pass rebuilds what it needs from the padded input it keeps (a copy, not a
+recomputation of the forward) instead of holding every layer's columns for the whole step.
 The padded input is kept per layer (the backward pass reads it); a chunk's columns live in
 storage that all layers of a thread share.
 """
