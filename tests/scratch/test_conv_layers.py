@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from nnatlas.bridge.checks_conv import CONV_CASES, POOL_CASES
 from nnatlas.bridge.parity import check_parity
 from nnatlas.bridge.transfer import torch_to_scratch
+from nnatlas.scratch import conv as conv_module
 from nnatlas.scratch.batchnorm2d import BatchNorm2d
 from nnatlas.scratch.conv import Conv2d
 from nnatlas.scratch.flatten import Flatten
@@ -101,6 +103,41 @@ def test_both_gradient_routes_agree(padding: int, dilation: int) -> None:
     cols_dw = conv._weight_grad_from_input_columns(grad_cf, xp, per_image)
     np.testing.assert_allclose(full_dx, cols_dx, rtol=0, atol=1e-12)
     np.testing.assert_allclose(full_dw, cols_dw, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2], ids=["stride 1", "stride 2"])
+def test_conv2d_chunks_of_the_batch_give_the_whole_batch_result(monkeypatch, stride) -> None:
+    """Chunks of one image (a budget below one image's columns) against the whole batch at once:
+    forward, input and weight gradients, on both backward routes."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 9, 8))
+    results = []
+    for budget in (1, 1 << 30):
+        monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES", budget)
+        monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES_THREADED", budget)
+        conv = Conv2d(
+            3, 4, 3, stride=stride, padding=1, dtype=np.float64, rng=np.random.default_rng(1)
+        )
+        out = conv(x)
+        grad_x = conv.backward(np.random.default_rng(2).standard_normal(out.shape))
+        results.append((out, grad_x, conv.weight.grad, conv.bias.grad))
+    for chunked, whole in zip(*results, strict=True):
+        np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+
+
+def test_conv2d_chunks_are_larger_with_several_blas_threads() -> None:
+    """One BLAS thread: COLS_CHUNK_BYTES of columns per chunk; several: the threaded budget."""
+    conv = Conv2d(16, 16, 3, padding=1)
+    per_image = 16 * 9 * 32 * 32 * 4  # float32 columns of one 32x32 image
+    for threads, budget in (
+        (1, conv_module.COLS_CHUNK_BYTES),
+        (2, conv_module.COLS_CHUNK_BYTES_THREADED),
+    ):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            if conv_module.blas_threads() != threads:
+                pytest.skip("the BLAS thread count cannot be set here")
+            chunks = conv._chunks(128, per_image)
+        assert {len(range(128)[c]) for c in chunks[:-1]} == {budget // per_image}
 
 
 def test_conv2d_float32_matches_torch_and_keeps_dtype() -> None:

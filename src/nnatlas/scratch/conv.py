@@ -45,8 +45,34 @@ from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 IntPair = int | tuple[int, int]
 # Columns per chunk of the batch: a few MB stay in the L2/L3 caches between im2col and the GEMM
 # (see the module docstring). For the ResNet-20 training step on one BLAS thread, 2-4 MB measured
-# best; 8 MB took 12% longer and 16 MB 20%.
+# best; 8 MB took 12% longer and 16 MB 10-30%.
 COLS_CHUNK_BYTES = 4 << 20
+# Columns per chunk when the BLAS runs on several threads. Each GEMM call then makes the threads
+# wait on one another, and on a loaded machine that costs a scheduler tick or two (4-8 ms here)
+# whatever the GEMM's size; 4x larger chunks make 4x fewer calls. ResNet-20 step at 2 threads
+# on the 2-core machine with both cores busy with other jobs, scratch/torch: 2.5-3.7 with 4 MB
+# chunks, 0.9-1.9 with 16 MB.
+COLS_CHUNK_BYTES_THREADED = 16 << 20
+
+_blas_libraries: list | None = None  # threadpoolctl's handles on the loaded BLAS, found once
+
+
+def blas_threads() -> int:
+    """Threads the BLAS libraries behind NumPy run a GEMM on now (1 when it cannot be read).
+
+    Read through threadpoolctl (a dependency), so ``threadpool_limits`` and the
+    ``OPENBLAS_NUM_THREADS``-style variables are both seen; a call costs about 5 us.
+    """
+    global _blas_libraries
+    if _blas_libraries is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl missing: assume one thread
+            _blas_libraries = []
+        else:
+            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return max((lib.num_threads for lib in _blas_libraries), default=1)
+
 
 _scratch = threading.local()  # per thread: the storage every Conv2d takes its columns from
 
@@ -242,8 +268,10 @@ class Conv2d(Module):
         return self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
 
     def _chunks(self, n: int, per_image: int) -> list[slice]:
-        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each."""
-        step = max(1, COLS_CHUNK_BYTES // max(1, per_image))
+        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each
+        (:data:`COLS_CHUNK_BYTES_THREADED` when the BLAS runs on several threads)."""
+        budget = COLS_CHUNK_BYTES if blas_threads() == 1 else COLS_CHUNK_BYTES_THREADED
+        step = max(1, budget // max(1, per_image))
         return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
     def _columns(
