@@ -6,9 +6,9 @@ Both engines run in one process, alternating step by step (so background load hi
 in float32, with the same weights. Each row reports the median of ``--repeats`` timed steps after
 ``--warmup`` untimed ones. Thread pools are set deliberately: BLAS (NumPy) via threadpoolctl and
 PyTorch's intra-op pool get the same N; PyTorch's inter-op pool gets 1.
-On a machine other jobs load, use ``--threads 1``: with 2 threads and both cores taken,
-OpenBLAS's threads wait on each other and the ResNet-20 row read 11x (1.8x on 1 thread, the same
-hour; README.md has both).
+On a machine other jobs load, use ``--threads 1``: with 2 threads and both cores taken, every
+parallel region of either engine waits a scheduler tick or two for its second thread (a GEMM
+call for NumPy), and the 2-thread rows swing from run to run (README.md has runs of both).
 
 Equal work: PyTorch skips the input gradient of the first layer when the input does not require
 grad, so the scratch LeNet skips it too (``requires_input_grad = False`` on conv1); the ResNet

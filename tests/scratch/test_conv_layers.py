@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from nnatlas.bridge.checks_conv import CONV_CASES, POOL_CASES
 from nnatlas.bridge.parity import check_parity
 from nnatlas.bridge.transfer import torch_to_scratch
+from nnatlas.scratch import conv as conv_module
 from nnatlas.scratch.batchnorm2d import BatchNorm2d
 from nnatlas.scratch.conv import Conv2d
 from nnatlas.scratch.flatten import Flatten
@@ -52,21 +54,21 @@ def test_conv_cases_reach_every_input_gradient_branch(monkeypatch) -> None:
     """The check's table takes both input-gradient routes and the crop of the full convolution
     (padding larger than the kernel extent d (k - 1)), on one axis and on both."""
     seen: set[str] = set()
-    full_conv, col2im = Conv2d._input_grad_full_conv, Conv2d._input_grad_col2im
+    full_conv, col2im = Conv2d._grads_full_conv, Conv2d._input_grad_col2im
 
-    def spy_full_conv(self, grad_out, size):
+    def spy_full_conv(self, grad_cf, xp, size):
         extent = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size, strict=True)]
         crops = [p > e for p, e in zip(self.padding, extent, strict=True)]
         seen.add(
             "full conv" + (", crop both" if all(crops) else ", crop one" if any(crops) else "")
         )
-        return full_conv(self, grad_out, size)
+        return full_conv(self, grad_cf, xp, size)
 
     def spy_col2im(self, *args):
         seen.add("col2im at stride 1" if self.stride == (1, 1) else "col2im")
         return col2im(self, *args)
 
-    monkeypatch.setattr(Conv2d, "_input_grad_full_conv", spy_full_conv)
+    monkeypatch.setattr(Conv2d, "_grads_full_conv", spy_full_conv)
     monkeypatch.setattr(Conv2d, "_input_grad_col2im", spy_col2im)
     for kwargs, shape in CONV_CASES.values():
         conv, _ = _conv_pair(kwargs)
@@ -81,18 +83,61 @@ def test_conv_cases_reach_every_input_gradient_branch(monkeypatch) -> None:
     }
 
 
-def test_both_input_gradient_routes_agree() -> None:
-    """The stride-1 full-convolution route and col2im are two formulas for one gradient."""
+@pytest.mark.parametrize(
+    ("padding", "dilation"), [(1, 2), (3, 1)], ids=["dilated", "padding > extent (crop)"]
+)
+def test_both_gradient_routes_agree(padding: int, dilation: int) -> None:
+    """At stride 1 the full-convolution route takes dx and dW from the gradient's columns;
+    col2im takes dx, and dW from the input's columns: two formulas for each gradient."""
     conv = Conv2d(
-        3, 5, 3, padding=1, dilation=2, groups=1, dtype=np.float64, rng=np.random.default_rng(0)
-    )
+        4, 6, 3, padding=padding, dilation=dilation, groups=2, dtype=np.float64,
+        rng=np.random.default_rng(0),
+    )  # fmt: skip
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 3, 8, 7))
+    x = rng.standard_normal((2, 4, 8, 7))
     out = conv(x)
-    grad = rng.standard_normal(out.shape)
-    full = conv._input_grad_full_conv(grad, x.shape[2:])
-    via_cols = conv._input_grad_col2im(grad, x.shape[2:], out.shape[2:])
-    np.testing.assert_allclose(full, via_cols, rtol=0, atol=1e-12)
+    grad_cf = np.ascontiguousarray(rng.standard_normal(out.shape).transpose(1, 0, 2, 3))
+    xp, _, per_image = conv._cache
+    full_dx, full_dw = conv._grads_full_conv(grad_cf, xp, x.shape[2:])
+    cols_dx = conv._input_grad_col2im(grad_cf, x.shape[2:])
+    cols_dw = conv._weight_grad_from_input_columns(grad_cf, xp, per_image)
+    np.testing.assert_allclose(full_dx, cols_dx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(full_dw, cols_dw, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2], ids=["stride 1", "stride 2"])
+def test_conv2d_chunks_of_the_batch_give_the_whole_batch_result(monkeypatch, stride) -> None:
+    """Chunks of one image (a budget below one image's columns) against the whole batch at once:
+    forward, input and weight gradients, on both backward routes."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 9, 8))
+    results = []
+    for budget in (1, 1 << 30):
+        monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES", budget)
+        monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES_THREADED", budget)
+        conv = Conv2d(
+            3, 4, 3, stride=stride, padding=1, dtype=np.float64, rng=np.random.default_rng(1)
+        )
+        out = conv(x)
+        grad_x = conv.backward(np.random.default_rng(2).standard_normal(out.shape))
+        results.append((out, grad_x, conv.weight.grad, conv.bias.grad))
+    for chunked, whole in zip(*results, strict=True):
+        np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+
+
+def test_conv2d_chunks_are_larger_with_several_blas_threads() -> None:
+    """One BLAS thread: COLS_CHUNK_BYTES of columns per chunk; several: the threaded budget."""
+    conv = Conv2d(16, 16, 3, padding=1)
+    per_image = 16 * 9 * 32 * 32 * 4  # float32 columns of one 32x32 image
+    for threads, budget in (
+        (1, conv_module.COLS_CHUNK_BYTES),
+        (2, conv_module.COLS_CHUNK_BYTES_THREADED),
+    ):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            if conv_module.blas_threads() != threads:
+                pytest.skip("the BLAS thread count cannot be set here")
+            chunks = conv._chunks(128, per_image)
+        assert {len(range(128)[c]) for c in chunks[:-1]} == {budget // per_image}
 
 
 def test_conv2d_float32_matches_torch_and_keeps_dtype() -> None:

@@ -26,9 +26,13 @@ from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 @dataclass
 class BatchNormCache:
-    """What the backward pass needs. ``x_hat`` and ``inv_std`` broadcast against the input."""
+    """What the backward pass needs. ``centered`` and ``inv_std`` broadcast against the input.
 
-    x_hat: np.ndarray  # (N, C, *) normalized input
+    The normalized input is ``x_hat = centered * inv_std``; the cache keeps its two factors so that
+    the forward pass need not write ``x_hat`` out (one pass over the batch fewer).
+    """
+
+    centered: np.ndarray  # (N, C, *) x - mean
     inv_std: np.ndarray  # (1, C, 1...) 1 / sqrt(var + eps)
     weight: np.ndarray | None  # (1, C, 1...) gamma, or None without affine
     axes: tuple[int, ...]  # reduced axes, e.g. (0,) or (0, 2) or (0, 2, 3)
@@ -82,19 +86,16 @@ def batch_norm_forward(
     count = x.size // x.shape[1]  # values per channel
     if batch_stats:
         mean = _channel_sum(x) / count  # (C,)
-    x_hat = x - _broadcast(mean, x.ndim)  # (N, C, *): centred, then scaled in place below
+    centered = x - _broadcast(mean, x.ndim)  # (N, C, *)
     if batch_stats:
-        var = _channel_sum(x_hat, x_hat) / count  # (C,) biased, as used for normalization
-    inv_std = (1.0 / np.sqrt(_broadcast(var, x.ndim) + eps)).astype(x_hat.dtype)  # (1, C, 1...)
-    x_hat *= inv_std
+        var = _channel_sum(centered, centered) / count  # (C,) biased, as used for normalization
+    inv_std = (1.0 / np.sqrt(_broadcast(var, x.ndim) + eps)).astype(x.dtype)  # (1, C, 1...)
     w = None if weight is None else _broadcast(weight, x.ndim)
-    out = x_hat if w is None else x_hat * w  # (N, C, *)
+    # gamma * x_hat = centered * (gamma * inv_std): a (C,) product first, then one pass.
+    out = centered * (inv_std if w is None else w * inv_std)  # (N, C, *)
     if bias is not None:
-        if out is x_hat:  # x_hat is cached for the backward pass: never add into it
-            out = out + _broadcast(bias, x.ndim)
-        else:
-            out += _broadcast(bias, x.ndim)
-    cache = BatchNormCache(x_hat, inv_std, w, axes, batch_stats)
+        out += _broadcast(bias, x.ndim)
+    cache = BatchNormCache(centered, inv_std, w, axes, batch_stats)
     return out.astype(x.dtype, copy=False), cache, mean, var
 
 
@@ -109,11 +110,12 @@ def batch_norm_backward(
     Shape:
         grad_out: (N, C, *) -> grad_x: (N, C, *)
     """
-    x_hat = cache.x_hat
+    centered, inv_std = cache.centered, cache.inv_std
     grad_bias = _channel_sum(grad_out)  # (C,)
-    grad_weight = _channel_sum(grad_out, x_hat)  # (C,)
+    # sum(dy * x_hat) = inv_std * sum(dy * (x - mu)), without forming x_hat.
+    grad_weight = _channel_sum(grad_out, centered) * inv_std.reshape(-1)  # (C,)
     ndim = grad_out.ndim
-    scale = cache.inv_std if cache.weight is None else cache.weight * cache.inv_std  # (1, C, 1..)
+    scale = inv_std if cache.weight is None else cache.weight * inv_std  # (1, C, 1...)
     if not cache.batch_stats:
         # Fixed statistics: the layer is an affine map of x.
         return grad_out * scale, grad_weight, grad_bias
@@ -125,10 +127,11 @@ def batch_norm_backward(
     #           = (1/M) * inv_std * (M * g - sum(g) - x_hat * sum(g * x_hat)),
     # and with sum(g) = gamma * grad_bias, sum(g * x_hat) = gamma * grad_weight (sums already
     # taken for the parameters, so no extra pass over the batch):
-    #   dx = gamma * inv_std * (dy - grad_bias / M - x_hat * grad_weight / M).
+    #   dx = gamma * inv_std * (dy - grad_bias / M - x_hat * grad_weight / M),
+    # where x_hat * grad_weight = (x - mu) * (inv_std * grad_weight), a (C,) product first.
     count = grad_out.size // grad_out.shape[1]
     grad_x = grad_out - _broadcast(grad_bias / count, ndim)
-    grad_x -= x_hat * _broadcast(grad_weight / count, ndim)
+    grad_x -= centered * (inv_std * _broadcast(grad_weight / count, ndim))
     grad_x *= scale
     return grad_x, grad_weight, grad_bias
 

@@ -1,33 +1,41 @@
-"""2-D convolution as im2col + one batched GEMM. See: torch.nn.Conv2d.
+"""2-D convolution as im2col + one GEMM per chunk of the batch. See: torch.nn.Conv2d.
 
-The forward pass copies every receptive field of the (padded) input into a column buffer
-``cols`` of shape (N, G, C_in/G * kH * kW, H_out * W_out) -- "im2col" -- so the convolution
-becomes a single matrix product with the weight viewed as (G, C_out/G, C_in/G * kH * kW).
-That layout yields the output directly in (N, C_out, H_out, W_out) order, with no transpose.
+The forward pass moves the (padded) input to channels-first order, (C_in, N, H_pad, W_pad), and
+copies every receptive field into a column buffer ``cols`` of shape
+(G, C_in/G * kH * kW, N * H_out * W_out) -- "im2col". With the batch inside each row of the
+columns, the convolution of a chunk of images is a single matrix product: the weight viewed as
+(G, C_out/G, C_in/G * kH * kW) times the columns gives (G, C_out/G, n * H_out * W_out), and one
+copy moves that back to (N, C_out, H_out, W_out).
 
-The backward pass reuses the same columns:
+The backward pass takes one of two routes, both without Python loops over samples or pixels:
 
-- ``grad_weight`` = grad_out @ cols^T, summed over the batch (one batched GEMM);
-- ``grad_input`` takes one of two routes, both without Python loops over samples or pixels:
-  * stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with
-    the spatially flipped, in/out-swapped kernel, so it is again im2col + one GEMM;
-  * otherwise "col2im": ``grad_cols = W^T @ grad_out`` and each kernel offset (kH * kW of them)
-    adds its strided slice back onto the input grid (the adjoint of im2col).
+- stride 1: the input gradient of a convolution is a *full* convolution of ``grad_out`` with the
+  spatially flipped, in/out-swapped kernel, so it is again im2col (of the padded ``grad_out``)
+  + one GEMM per chunk; the same columns times the input give the weight gradient
+  (``_grads_full_conv`` derives it), so the forward's columns are not needed again;
+- otherwise the forward's columns are rebuilt for ``grad_weight^T = cols @ grad_out^T``, and
+  "col2im" gives the input gradient: ``grad_cols = W^T @ grad_out``, and each kernel offset
+  (kH * kW of them) adds its strided slice back onto the input grid (the adjoint of im2col).
+
+Why channels first: with the batch outermost, (N, G, K, P), ``np.matmul`` calls the BLAS once
+per image, 128 small GEMMs per layer and pass; one GEMM per chunk is faster for small maps and,
+with several BLAS threads, is far fewer synchronizations of them (each GEMM call is one, and on
+a loaded machine each costs a scheduler tick or two).
 
 The batch goes through in chunks of a few images (:data:`COLS_CHUNK_BYTES` of columns each):
 the columns hold kH * kW copies of the input (9x for a 3x3 kernel, 75 MB for a batch of 128
 CIFAR images with 16 channels), and written all at once they stream through main memory twice,
 once from im2col and once into the GEMM. A chunk's columns stay in the cache between the two, and
-the backward pass rebuilds them from the padded input it keeps (a copy, not a recomputation of
-the forward) instead of holding every layer's columns for the whole step. Measured on the 2-core
-machine, one BLAS thread, (128, 16, 32, 32) / (128, 32, 16, 16) / (128, 64, 8, 8) 3x3 convs:
-im2col + GEMM 24.1 / 21.2 / 17.3 ms over the whole batch, 14.0 / 11.5 / 10.1 ms in chunks of 8.
-Buffers (the padded input, a chunk's columns) are kept between calls of the same shape.
+the backward pass rebuilds what it needs from the padded input it keeps (a copy, not a
+recomputation of the forward) instead of holding every layer's columns for the whole step.
+The padded input is kept per layer (the backward pass reads it); a chunk's columns live in
+storage that all layers of a thread share.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -36,8 +44,53 @@ from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
 
 IntPair = int | tuple[int, int]
 # Columns per chunk of the batch: a few MB stay in the L2/L3 caches between im2col and the GEMM
-# (2-5 MB measured best; see the module docstring).
+# (see the module docstring). For the ResNet-20 training step on one BLAS thread, 2-4 MB measured
+# best; 8 MB took 12% longer and 16 MB 10-30%.
 COLS_CHUNK_BYTES = 4 << 20
+# Columns per chunk when the BLAS runs on several threads. Each GEMM call then makes the threads
+# wait on one another, and on a loaded machine that costs a scheduler tick or two (4-8 ms here)
+# whatever the GEMM's size; 4x larger chunks make 4x fewer calls. ResNet-20 step at 2 threads
+# on the 2-core machine with both cores busy with other jobs, scratch/torch: 2.5-3.7 with 4 MB
+# chunks, 0.9-1.9 with 16 MB.
+COLS_CHUNK_BYTES_THREADED = 16 << 20
+
+_blas_libraries: list | None = None  # threadpoolctl's handles on the loaded BLAS, found once
+
+
+def blas_threads() -> int:
+    """Threads the BLAS libraries behind NumPy run a GEMM on now (1 when it cannot be read).
+
+    Read through threadpoolctl (a dependency), so ``threadpool_limits`` and the
+    ``OPENBLAS_NUM_THREADS``-style variables are both seen; a call costs about 5 us.
+    """
+    global _blas_libraries
+    if _blas_libraries is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl missing: assume one thread
+            _blas_libraries = []
+        else:
+            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return max((lib.num_threads for lib in _blas_libraries), default=1)
+
+
+_scratch = threading.local()  # per thread: the storage every Conv2d takes its columns from
+
+
+def _scratch_array(use: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialized C-contiguous array in storage that every Conv2d of this thread shares.
+
+    Columns (and the channels-first gradient) live only within one forward or backward call, so
+    all layers can take theirs from the same memory: one chunk's columns in all, instead of one
+    buffer per layer and use (for ResNet-20: 16 MB instead of 140 MB). The storage grows
+    to the largest request and is kept.
+    """
+    pool = _scratch.__dict__
+    size = math.prod(shape)
+    storage = pool.get((use, dtype))
+    if storage is None or storage.size < size:
+        storage = pool[(use, dtype)] = np.empty(size, dtype=dtype)
+    return storage[:size].reshape(shape)
 
 
 def _pair(value: IntPair, name: str, layer: str, minimum: int = 1) -> tuple[int, int]:
@@ -91,25 +144,27 @@ def im2col(
     out_size: tuple[int, int],
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Copy the receptive fields of a padded input into columns.
+    """Copy the receptive fields of a padded, channels-first input into columns.
 
-    One strided slice copy per kernel offset (kH * kW copies, each over the whole batch).
+    One strided slice copy per kernel offset (kH * kW copies, each over the whole chunk). The
+    channels-first layout puts the batch inside each row of the result, so that
+    ``(C * kH * kW, N * H_out * W_out)`` is one matrix and the convolution one GEMM.
 
     Args:
-        xp: padded input.
+        xp: padded input, channels first.
         out: optional buffer of the result's shape and dtype to fill (reused between steps).
 
     Shape:
-        xp: (N, C, H_pad, W_pad) -> (N, C, kH, kW, H_out, W_out)
+        xp: (C, N, H_pad, W_pad) -> (C, kH, kW, N, H_out, W_out)
     """
-    n, c = xp.shape[:2]
+    c, n = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
     if out is None:
-        out = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
+        out = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
     for i in range(kh):
         rows = _window(i * dh, ho, sh)
         for j in range(kw):
-            out[:, :, i, j] = xp[:, :, rows, _window(j * dw, wo, sw)]
+            out[:, i, j] = xp[:, :, rows, _window(j * dw, wo, sw)]
     return out
 
 
@@ -189,21 +244,22 @@ class Conv2d(Module):
         self._buffers_by_use: dict[str, np.ndarray] = {}
 
     # -- helpers ------------------------------------------------------------------------------
-    def _buffer(self, use: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> np.ndarray:
-        """A scratch array kept between calls; ``zero`` ones are zeroed only when created
-        (callers write only the interior, so a padding border stays zero)."""
+    def _zeroed_buffer(self, use: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A zero-filled array kept between calls of the same shape; callers write only its
+        interior, so a padding border stays zero without being written again."""
         buf = self._buffers_by_use.get(use)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.zeros(shape, dtype=dtype) if zero else np.empty(shape, dtype=dtype)
-            self._buffers_by_use[use] = buf
+            buf = self._buffers_by_use[use] = np.zeros(shape, dtype=dtype)
         return buf
 
-    def _pad(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
-        """``x`` with ``pad`` zeros on each side of H and W, in a reused buffer."""
-        if pad == (0, 0):
-            return x
-        n, c, h, w = x.shape
-        xp = self._buffer(use, (n, c, h + 2 * pad[0], w + 2 * pad[1]), x.dtype, zero=True)
+    def _pad_hw(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+        """``x`` with ``pad`` zeros on each side of its last two axes, in a reused buffer.
+
+        Callers pass ``x.transpose(1, 0, 2, 3)`` to move the batch to channels first in the
+        same copy. Shape: (A, B, H, W) -> (A, B, H + 2 pad_h, W + 2 pad_w).
+        """
+        a, b, h, w = x.shape
+        xp = self._zeroed_buffer(use, (a, b, h + 2 * pad[0], w + 2 * pad[1]), x.dtype)
         xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x
         return xp
 
@@ -212,18 +268,24 @@ class Conv2d(Module):
         return self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
 
     def _chunks(self, n: int, per_image: int) -> list[slice]:
-        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each."""
-        step = max(1, COLS_CHUNK_BYTES // max(1, per_image))
+        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each
+        (:data:`COLS_CHUNK_BYTES_THREADED` when the BLAS runs on several threads)."""
+        budget = COLS_CHUNK_BYTES if blas_threads() == 1 else COLS_CHUNK_BYTES_THREADED
+        step = max(1, budget // max(1, per_image))
         return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
-    def _columns(self, use: str, xp: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-        """im2col of a chunk into a reused buffer. Shape: (n, C, H_pad, W_pad) -> (n, G, K, P),
-        K = C/G * kH * kW and P = H_out * W_out."""
-        n, c = xp.shape[:2]
+    def _columns(
+        self, use: str, xp: np.ndarray, stride: tuple[int, int], out_size: tuple[int, int]
+    ) -> np.ndarray:
+        """im2col of a chunk into shared scratch storage, as one matrix per group.
+
+        Shape: (C, n, H_pad, W_pad) -> (G, K, n * P), K = C/G * kH * kW and P = H_out * W_out.
+        """
+        c, n = xp.shape[:2]
         kh, kw = self.kernel_size
-        cols = self._buffer(use, (n, c, kh, kw, *out_size), xp.dtype, zero=False)
-        im2col(xp, self.kernel_size, self.stride, self.dilation, out_size, out=cols)
-        return cols.reshape(n, self.groups, -1, out_size[0] * out_size[1])
+        cols = _scratch_array(use, (c, kh, kw, n, *out_size), xp.dtype)
+        im2col(xp, self.kernel_size, stride, self.dilation, out_size, out=cols)
+        return cols.reshape(self.groups, -1, n * out_size[0] * out_size[1])
 
     # -- forward / backward -------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -233,19 +295,18 @@ class Conv2d(Module):
                 f"{self.layer_name}: expected input (N, {self.in_channels}, H, W), got {x.shape}"
             )
         dtype = self.weight.data.dtype
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.asarray(x, dtype=dtype)
         n, _, h, w = x.shape
-        g = self.groups
         ho, wo = conv_output_size(
             self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
         )
-        xp = self._pad("x_pad", x, self.padding)  # (N, C_in, H_pad, W_pad)
+        xp = self._pad_hw("x_pad", x.transpose(1, 0, 2, 3), self.padding)  # (C_in, N, Hp, Wp)
         out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
-        out_g = out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P), a view
         per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
         for part in self._chunks(n, per_image * x.itemsize):
-            cols = self._columns("cols", xp[part], (ho, wo))  # (n, G, K, P)
-            np.matmul(self._weight_groups(), cols, out=out_g[part])  # (n, G, C_out/G, P)
+            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
+            out_cf = np.matmul(self._weight_groups(), cols)  # (G, C_out/G, n P)
+            out[part] = out_cf.reshape(self.out_channels, -1, ho, wo).transpose(1, 0, 2, 3)
         if self.bias is not None:
             out += self.bias.data[:, None, None]
         self._cache = (xp, (h, w), per_image * x.itemsize)
@@ -255,89 +316,129 @@ class Conv2d(Module):
         if self._cache is None:
             raise RuntimeError(f"{self.layer_name}: backward called before forward")
         xp, (h, w), per_image = self._cache
-        n, g = xp.shape[0], self.groups
+        n = xp.shape[1]
         ho, wo = grad_out.shape[2:]
-        grad_out = np.ascontiguousarray(grad_out, dtype=self.weight.data.dtype)
-        grad_g = grad_out.reshape(n, g, -1, ho * wo)  # (N, G, C_out/G, P)
+        grad_out = np.asarray(grad_out, dtype=self.weight.data.dtype)
         if self.bias is not None:
             self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
-        # dW^T = cols @ grad^T: (n, G, K, P) @ (n, G, P, C_out/G) -> summed over n: (G, K, C_out/G).
-        # This operand order, with grad^T made contiguous (it is small), runs 1.5-3x faster in
-        # OpenBLAS than grad @ cols^T, which streams the large cols transposed.
-        grad_w = 0.0
-        for part in self._chunks(n, per_image):
-            cols = self._columns("cols", xp[part], (ho, wo))  # rebuilt, as in forward
-            grad_t = np.ascontiguousarray(grad_g[part].transpose(0, 1, 3, 2))  # (n, G, P, C/G)
-            grad_w = grad_w + np.matmul(cols, grad_t).sum(axis=0)  # (G, K, C_out/G)
-        self.weight.accumulate(grad_w.transpose(0, 2, 1).reshape(self.weight.data.shape))
-        if not self.requires_input_grad:
-            return None
+        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out).
+        grad_cf = _scratch_array("grad_cf", (self.out_channels, n, ho, wo), grad_out.dtype)
+        grad_cf[...] = grad_out.transpose(1, 0, 2, 3)
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
         # input pixel) are not much larger than col2im's (C_in per output pixel) plus the adds.
-        if self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo:
-            return self._input_grad_full_conv(grad_out, (h, w))
-        return self._input_grad_col2im(grad_out, (h, w), (ho, wo))
+        full_conv = (
+            self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo
+        )
+        if self.requires_input_grad and full_conv:
+            grad_x, grad_w = self._grads_full_conv(grad_cf, xp, (h, w))
+            self.weight.accumulate(grad_w)
+            return grad_x
+        self.weight.accumulate(self._weight_grad_from_input_columns(grad_cf, xp, per_image))
+        if not self.requires_input_grad:
+            return None
+        return self._input_grad_col2im(grad_cf, (h, w))
 
-    def _input_grad_col2im(
-        self, grad_out: np.ndarray, size: tuple[int, int], out_size: tuple[int, int]
+    def _weight_grad_from_input_columns(
+        self, grad_cf: np.ndarray, xp: np.ndarray, per_image: int
     ) -> np.ndarray:
-        """grad_cols = W^T @ grad_out, then scatter-add the columns (any stride).
+        """dW^T = cols @ grad^T, with the forward's columns rebuilt chunk by chunk (any stride).
 
-        Works batch-last, (C, H, W, N): each of the kH * kW strided adds then runs over long
-        contiguous rows (W_out * N values) instead of rows of W_out values, which makes the
-        adds several times faster for small feature maps.
+        The same product written grad @ cols^T ran 12x slower with 2 OpenBLAS threads on the
+        loaded 2-core machine (its threads then wait on each other once per block of the long
+        n * P axis); on 1 thread the two orders are equally fast.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), xp (C_in, N, H_pad, W_pad) ->
+        (C_out, C_in/G, kH, kW)
         """
-        n, g = grad_out.shape[0], self.groups
+        g, c_out_g = self.groups, self.out_channels // self.groups
+        n, ho, wo = grad_cf.shape[1:]
+        grad_g = grad_cf.reshape(g, c_out_g, n, ho * wo)  # (G, C_out/G, N, P)
+        grad_w_t = np.zeros((g, self._weight_groups().shape[2], c_out_g), dtype=grad_cf.dtype)
+        for part in self._chunks(n, per_image):
+            cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
+            grad_part = grad_g[:, :, part].reshape(g, c_out_g, -1)  # (G, C_out/G, n P), a view
+            grad_w_t += np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
+        return grad_w_t.transpose(0, 2, 1).reshape(self.weight.data.shape)
+
+    def _input_grad_col2im(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """grad_cols = W^T @ grad, then scatter-add the columns (any stride), chunk by chunk.
+
+        Each of the kH * kW kernel offsets adds its strided slice of the columns back onto the
+        (padded, channels-first) input grid: the adjoint of :func:`im2col`.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), channels first -> (N, C_in, H, W)
+        """
+        n, g = grad_cf.shape[1], self.groups
         kh, kw = self.kernel_size
-        (ph, pw), (h, w), (ho, wo) = self.padding, size, out_size
-        # (N, C_out, H_out, W_out) -> (G, C_out/G, H_out * W_out * N)
-        grad_t = np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(g, -1, ho * wo * n)
+        (ph, pw), (h, w), (ho, wo) = self.padding, size, grad_cf.shape[2:]
+        grad_g = grad_cf.reshape(g, -1, n, ho * wo)  # (G, C_out/G, N, P)
         w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
-        grad_cols = np.matmul(w_t, grad_t)  # (G, K, P * N)
-        grad_cols = grad_cols.reshape(self.in_channels, kh, kw, ho, wo, n)
-        grad_xp = np.zeros((self.in_channels, h + 2 * ph, w + 2 * pw, n), dtype=grad_out.dtype)
-        for i in range(kh):
-            rows = _window(i * self.dilation[0], ho, self.stride[0])
-            for j in range(kw):
-                cols = _window(j * self.dilation[1], wo, self.stride[1])
-                grad_xp[:, rows, cols] += grad_cols[:, i, j]  # (C_in, H_out, W_out, N)
-        grad_x = grad_xp[:, ph : ph + h, pw : pw + w]  # (C_in, H, W, N)
-        return np.ascontiguousarray(grad_x.transpose(3, 0, 1, 2))  # (N, C_in, H, W)
+        grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_cf.dtype)
+        per_image = self.in_channels * kh * kw * ho * wo * grad_cf.itemsize
+        for part in self._chunks(n, per_image):
+            grad_part = grad_g[:, :, part].reshape(g, grad_g.shape[1], -1)  # (G, C_out/G, n P)
+            grad_cols = np.matmul(w_t, grad_part)  # (G, K, n P)
+            grad_cols = grad_cols.reshape(self.in_channels, kh, kw, -1, ho, wo)
+            grad_xp_part = grad_xp[:, part]  # (C_in, n, H_pad, W_pad), a view
+            for i in range(kh):
+                rows = _window(i * self.dilation[0], ho, self.stride[0])
+                for j in range(kw):
+                    cols = _window(j * self.dilation[1], wo, self.stride[1])
+                    grad_xp_part[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, n, Ho, Wo)
+        grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
+        return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
 
-    def _input_grad_full_conv(self, grad_out: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Stride 1: dx = grad_out (padded by d (k - 1) - p) correlated with the flipped kernel.
+    def _grads_full_conv(
+        self, grad_cf: np.ndarray, xp: np.ndarray, size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stride 1: both gradients from one im2col of the gradient, padded by d (k - 1) - p.
 
-        dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
-        i.e. a stride-1 convolution whose kernel is W flipped in space with C_in and C_out
-        swapped; it costs one im2col of grad_out and one GEMM, like the forward pass (in chunks
-        of the batch, as the forward pass).
+        The input gradient is a stride-1 convolution of grad_out with W flipped in space and
+        C_in, C_out swapped:
+
+            dx[n, c, y, x] = sum_{o, i, j} grad_out[n, o, y + p - i d, x + p - j d] W[o, c, i, j],
+
+        so with cols_g, the columns of the padded grad_out over the (H, W) input grid,
+        ``dx = W_flip @ cols_g``: one GEMM per chunk, like the forward pass. The same columns give
+        the weight gradient: row (o, i', j') of cols_g at input pixel (n, y, x) holds the gradient
+        of the output pixel that sees (n, y, x) through tap (i, j) = (k-1-i', k-1-j'), so
+
+            dW[o, c, i, j] = sum_{n, y, x} cols_g[(o, i', j'), (n, y, x)] * x[n, c, y, x],
+
+        i.e. ``cols_g @ x^T``, flipped back in space. The input's columns, which the weight
+        gradient rebuilds at other strides, are not needed: one im2col per chunk instead of two.
+
+        Shape: grad_cf (C_out, N, H_out, W_out), channels first; xp (C_in, N, H_pad, W_pad), the
+        padded input -> ((N, C_in, H, W), (C_out, C_in/G, kH, kW))
         """
-        n, g = grad_out.shape[0], self.groups
-        (kh, kw), (dh, dw), (h, w) = self.kernel_size, self.dilation, size
+        n, g = grad_cf.shape[1], self.groups
+        (kh, kw), (dh, dw), (ph, pw), (h, w) = self.kernel_size, self.dilation, self.padding, size
         c_out_g, c_in_g = self.out_channels // g, self.in_channels // g
         # (C_out, C_in/G, kH, kW) -> (G, C_in/G, C_out/G * kH * kW), flipped in space.
         w_flip = self.weight.data[:, :, ::-1, ::-1].reshape(g, c_out_g, c_in_g, kh, kw)
         w_flip = w_flip.transpose(0, 2, 1, 3, 4).reshape(g, c_in_g, c_out_g * kh * kw)
-        pad = (dh * (kh - 1) - self.padding[0], dw * (kw - 1) - self.padding[1])
+        pad = (dh * (kh - 1) - ph, dw * (kw - 1) - pw)
         if min(pad) < 0:  # padding larger than the kernel extent: crop instead of pad
             crop = (max(-pad[0], 0), max(-pad[1], 0))
-            grad_out = grad_out[
-                :, :, crop[0] : grad_out.shape[2] - crop[0], crop[1] : grad_out.shape[3] - crop[1]
+            grad_cf = grad_cf[
+                :, :, crop[0] : grad_cf.shape[2] - crop[0], crop[1] : grad_cf.shape[3] - crop[1]
             ]
             pad = (max(pad[0], 0), max(pad[1], 0))
-        gp = self._pad("grad_pad", np.ascontiguousarray(grad_out), pad)  # (N, C_out, H+.., W+..)
-        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_out.dtype)
-        grad_x_g = grad_x.reshape(n, g, c_in_g, h * w)  # (N, G, C_in/G, H * W), a view
-        per_image = self.out_channels * kh * kw * h * w * grad_out.itemsize
+        gp = self._pad_hw("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
+        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
+        grad_w_flip = np.zeros((g, c_out_g * kh * kw, c_in_g), dtype=grad_cf.dtype)
+        per_image = self.out_channels * kh * kw * h * w * grad_cf.itemsize
         for part in self._chunks(n, per_image):
-            cols = self._buffer(
-                "grad_cols", (gp[part].shape[0], self.out_channels, kh, kw, h, w),
-                grad_out.dtype, zero=False,
-            )  # fmt: skip
-            im2col(gp[part], self.kernel_size, (1, 1), self.dilation, (h, w), out=cols)
-            cols = cols.reshape(-1, g, c_out_g * kh * kw, h * w)  # (n, G, C_out/G * kH * kW, HW)
-            np.matmul(w_flip, cols, out=grad_x_g[part])  # (n, G, C_in/G, H * W)
-        return grad_x
+            cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
+            grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
+            grad_x[part] = grad_x_cf.reshape(self.in_channels, -1, h, w).transpose(1, 0, 2, 3)
+            x_part = _scratch_array("x_cf", (self.in_channels, len(range(n)[part]), h, w), xp.dtype)
+            x_part[...] = xp[:, part, ph : ph + h, pw : pw + w]  # the unpadded input, a copy
+            x_part = x_part.reshape(g, c_in_g, -1)  # (G, C_in/G, n H W)
+            grad_w_flip += np.matmul(cols, x_part.transpose(0, 2, 1))  # (G, C_out/G k k, C_in/G)
+        grad_w = grad_w_flip.reshape(g, c_out_g, kh, kw, c_in_g)[:, :, ::-1, ::-1]
+        grad_w = grad_w.transpose(0, 1, 4, 2, 3).reshape(self.weight.data.shape)
+        return grad_x, grad_w
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
