@@ -32,6 +32,7 @@ from nnatlas.lessons.base import (
     Table,
     paragraphs,
 )
+from nnatlas.models import count_parameters
 
 MODEL = "centernet_mobilenet_v2"
 SETS = ("pasted-digits", "pasted")
@@ -42,17 +43,15 @@ FASHION = "fashion-mnist"
 OPTIMIZER = {"optimizer": "adam", "warmup_epochs": 0.25, "grad_clip": 10.0}
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box with each of ``boxes`` (x1, y1, x2, y2 pixels).
+def iou(box: list[float], boxes: list[list[float]]) -> np.ndarray:
+    """Intersection over union of one box with each of ``boxes`` (x1, y1, x2, y2 pixels), by
+    the detector's own :func:`~nnatlas.models.box_ops.box_iou`. Shape: (4,), (K, 4) -> (K,)"""
+    import torch
 
-    Shape: box (4,), boxes (K, 4) -> (K,)
-    """
-    width = (np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])).clip(0)
-    height = (np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])).clip(0)
-    inter = width * height
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
+    from nnatlas.models.box_ops import box_iou
+
+    one = torch.tensor([box], dtype=torch.float64)
+    return box_iou(one, torch.tensor(boxes, dtype=torch.float64).reshape(-1, 4))[0].numpy()
 
 
 def match(found: list[dict[str, Any]], truth: list[dict[str, Any]], threshold: float) -> list:
@@ -74,7 +73,7 @@ def match(found: list[dict[str, Any]], truth: list[dict[str, Any]], threshold: f
         if not free:
             out.append((0.0, False))
             continue
-        overlaps = iou(np.array(detection["box"]), np.array([truth[i]["box"] for i in free]))
+        overlaps = iou(detection["box"], [truth[i]["box"] for i in free])
         best = int(overlaps.argmax())
         hit = bool(overlaps[best] >= threshold)
         if hit:
@@ -113,10 +112,6 @@ def _train(ctx: Context, cfg: dict[str, Any], trunk: str) -> Any:
     )
 
 
-def _parameters(module: Any) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def _trunks_table(runs: dict[str, Any], cfg: dict[str, Any]) -> Table:
     table = Table(
         f"CenterNet (MobileNetV2 trunk) on {cfg['data']} at {cfg['image_size']} px, "
@@ -129,8 +124,8 @@ def _trunks_table(runs: dict[str, Any], cfg: dict[str, Any]) -> Table:
         table.add(
             trunk=f"{trunk} (ImageNet)" if pretrained else "random",
             **{
-                "weights from ImageNet": _parameters(trained.model.trunk) if pretrained else 0,
-                "of all weights": _parameters(trained.model),
+                "weights from ImageNet": count_parameters(trained.model.trunk) if pretrained else 0,
+                "of all weights": count_parameters(trained.model),
                 "frozen epochs": cfg["freeze_epochs"] if pretrained else 0,
                 "best epoch": trained.trainer.best_epoch,
                 "test mAP@0.5": trained.test_metrics["map_50"],
@@ -165,9 +160,9 @@ def _one_image_table(run: Any, cfg: dict[str, Any]) -> Table:
         ["class", "score", "box (x1, y1, x2, y2)", "nearest true box", "IoU with it",
          "hit at IoU 0.5", "hit at IoU 0.75"],
     )  # fmt: skip
-    boxes = np.array([t["box"] for t in truth]).reshape(-1, 4)
+    boxes = [t["box"] for t in truth]
     for detection, (_, hit_50), (_, hit_75) in zip(found, at_50, at_75, strict=True):
-        overlaps = iou(np.array(detection["box"]), boxes)
+        overlaps = iou(detection["box"], boxes)
         nearest = int(overlaps.argmax()) if len(truth) else None
         table.add(
             **{
