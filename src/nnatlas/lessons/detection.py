@@ -32,7 +32,7 @@ from nnatlas.lessons.base import (
     Table,
     paragraphs,
 )
-from nnatlas.models import count_parameters
+from nnatlas.models import box_iou, count_parameters
 
 MODEL = "centernet_mobilenet_v2"
 SETS = ("pasted-digits", "pasted")
@@ -45,10 +45,8 @@ OPTIMIZER = {"optimizer": "adam", "warmup_epochs": 0.25, "grad_clip": 10.0}
 
 def iou(box: list[float], boxes: list[list[float]]) -> np.ndarray:
     """Intersection over union of one box with each of ``boxes`` (x1, y1, x2, y2 pixels), by
-    the detector's own :func:`~nnatlas.models.box_ops.box_iou`. Shape: (4,), (K, 4) -> (K,)"""
+    the detector's own :func:`~nnatlas.models.box_iou`. Shape: (4,), (K, 4) -> (K,)"""
     import torch
-
-    from nnatlas.models.box_ops import box_iou
 
     one = torch.tensor([box], dtype=torch.float64)
     return box_iou(one, torch.tensor(boxes, dtype=torch.float64).reshape(-1, 4))[0].numpy()

@@ -9,6 +9,7 @@ the bridge (``nnatlas.bridge.zoo``) connects the two.
 
 from nnatlas.models.alexnet import AlexNet
 from nnatlas.models.base import VisionModel
+from nnatlas.models.box_ops import box_iou, nms
 from nnatlas.models.centernet import CenterNet
 from nnatlas.models.detectors import FasterRCNNMobileNet, SSDLiteMobileNet
 from nnatlas.models.efficientnet import efficientnet_lite0
@@ -35,6 +36,7 @@ from nnatlas.models.transfer import STRATEGIES, TransferNet
 from nnatlas.models.vgg import VGG
 
 __all__ = [
+    "box_iou",
     "count_flops",
     "count_parameters",
     "example_inputs",
@@ -58,6 +60,7 @@ __all__ = [
     "VGG",
     "VisionModel",
     "create_model",
+    "nms",
     "detach_state",
     "efficientnet_lite0",
     "get_model_entry",
