@@ -42,10 +42,23 @@ class AdditiveAttention(nn.Module):
         self.key_proj = nn.Linear(key_size, attn_size)
         self.v = nn.Linear(attn_size, 1, bias=False)
 
+    def project(self, keys: torch.Tensor) -> torch.Tensor:
+        """U k + b for every key, computed once per source rather than at every decoder step.
+
+        Shape: keys (N, S, Hk) -> (N, S, A)
+        """
+        return self.key_proj(keys)
+
     def forward(
-        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        projected: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = torch.tanh(self.query_proj(query).unsqueeze(1) + self.key_proj(keys))  # (N, S, A)
+        """``projected``: :meth:`project` of ``keys`` when the caller has it already."""
+        projected = self.project(keys) if projected is None else projected  # (N, S, A)
+        hidden = torch.tanh(self.query_proj(query).unsqueeze(1) + projected)  # (N, S, A)
         return _attend(self.v(hidden).squeeze(-1), keys, mask)  # scores (N, S)
 
 
@@ -73,10 +86,22 @@ class LuongAttention(nn.Module):
         self.mode = mode
         self.proj = nn.Linear(key_size, query_size, bias=False) if mode == "general" else None
 
+    def project(self, keys: torch.Tensor) -> torch.Tensor:
+        """W k for every key ("general"; the keys themselves for "dot"), once per source.
+
+        Shape: keys (N, S, Hk) -> (N, S, Hq)
+        """
+        return keys if self.proj is None else self.proj(keys)
+
     def forward(
-        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        projected: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        projected = keys if self.proj is None else self.proj(keys)  # (N, S, Hq)
+        """``projected``: :meth:`project` of ``keys`` when the caller has it already."""
+        projected = self.project(keys) if projected is None else projected  # (N, S, Hq)
         scores = torch.bmm(projected, query.unsqueeze(-1)).squeeze(-1)  # (N, S)
         return _attend(scores, keys, mask)
 

@@ -104,24 +104,59 @@ class Decoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
 
-    def step(
-        self, y_prev: torch.Tensor, state: State, enc_out: torch.Tensor, src_mask: torch.Tensor
+    def project_keys(self, enc_out: torch.Tensor) -> torch.Tensor | None:
+        """The attention's projection of the encoder outputs, the same at every decoder step:
+        compute it once per batch and pass it to :meth:`step` (None without attention).
+
+        Shape: enc_out (N, S, H) -> (N, S, A)
+        """
+        if self.attention is None:
+            return None
+        return self.attention.project(enc_out)  # type: ignore[operator]
+
+    def features(
+        self,
+        y_prev: torch.Tensor,
+        state: State,
+        enc_out: torch.Tensor,
+        src_mask: torch.Tensor,
+        keys: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
-        """Advance one target position: read the previous token, return next-token logits."""
+        """One step up to the output layer: the attentional state (N, H) that :meth:`step`
+        turns into logits (teacher forcing applies the output layer to all steps at once)."""
         emb = self.dropout(self.embedding(y_prev)).unsqueeze(1)  # (N, 1, E)
         weights = None
         if self.attention_type == "bahdanau":
             assert self.attention is not None
-            context, weights = self.attention(top_hidden(state), enc_out, src_mask)  # (N, H)
+            context, weights = self.attention(top_hidden(state), enc_out, src_mask, keys)  # (N, H)
             emb = torch.cat([emb, context.unsqueeze(1)], dim=-1)  # (N, 1, E + H)
         out, state = self.rnn(emb, state)
         h = out.squeeze(1)  # (N, H)
         if self.attention_type in ("dot", "general"):
             assert self.attention is not None
-            context, weights = self.attention(h, enc_out, src_mask)  # (N, H)
+            context, weights = self.attention(h, enc_out, src_mask, keys)  # (N, H)
         if self.combine is not None:
             h = torch.tanh(self.combine(torch.cat([context, h], dim=-1)))  # (N, H)
-        return self.head(self.dropout(h)), state, weights  # logits (N, V)
+        return h, state, weights
+
+    def output(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from attentional states. Shape: (..., H) -> (..., V)"""
+        return self.head(self.dropout(h))
+
+    def step(
+        self,
+        y_prev: torch.Tensor,
+        state: State,
+        enc_out: torch.Tensor,
+        src_mask: torch.Tensor,
+        keys: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """Advance one target position: read the previous token, return next-token logits.
+
+        ``keys``: :meth:`project_keys` of ``enc_out``, if already computed.
+        """
+        h, state, weights = self.features(y_prev, state, enc_out, src_mask, keys)
+        return self.output(h), state, weights  # logits (N, V)
 
 
 class Seq2Seq(nn.Module):
@@ -205,18 +240,25 @@ class Seq2Seq(nn.Module):
             src: (N, S), tgt_in: (N, T) -> logits (N, T, tgt_vocab_size)
         """
         enc_out, state, mask = self.encode(src, src_lengths)
+        keys = self.decoder.project_keys(enc_out)
         N, T = tgt_in.shape
+        if teacher_forcing_ratio >= 1.0:
+            # Every input is known: step the RNN, then one large output-layer GEMM over all
+            # (N * T) states instead of T small ones.
+            states = []
+            for t in range(T):
+                h, state, _ = self.decoder.features(tgt_in[:, t], state, enc_out, mask, keys)
+                states.append(h)
+            return self.decoder.output(torch.stack(states, dim=1))  # (N, T, V)
         y = tgt_in[:, 0]  # (N,) bos
         logits = []
         for t in range(T):
-            step_logits, state, _ = self.decoder.step(y, state, enc_out, mask)
+            step_logits, state, _ = self.decoder.step(y, state, enc_out, mask, keys)
             logits.append(step_logits)
             if t + 1 < T:
-                y = tgt_in[:, t + 1]
-                if teacher_forcing_ratio < 1.0:
-                    own = step_logits.argmax(dim=-1)  # (N,)
-                    forced = torch.rand(N, device=y.device) < teacher_forcing_ratio
-                    y = torch.where(forced, y, own)
+                own = step_logits.argmax(dim=-1)  # (N,)
+                forced = torch.rand(N, device=own.device) < teacher_forcing_ratio
+                y = torch.where(forced, tgt_in[:, t + 1], own)
         return torch.stack(logits, dim=1)  # (N, T, V)
 
     @torch.no_grad()
@@ -230,12 +272,13 @@ class Seq2Seq(nn.Module):
             was reached) and is padded with ``pad_idx`` after it; L <= max_len.
         """
         enc_out, state, mask = self.encode(src, src_lengths)
+        keys = self.decoder.project_keys(enc_out)
         N = src.shape[0]
         y = torch.full((N,), self.bos_idx, dtype=torch.int64, device=src.device)
         done = torch.zeros(N, dtype=torch.bool, device=src.device)
         out = []
         for _ in range(max_len):
-            logits, state, _ = self.decoder.step(y, state, enc_out, mask)
+            logits, state, _ = self.decoder.step(y, state, enc_out, mask, keys)
             y = logits.argmax(dim=-1)  # (N,)
             out.append(y.masked_fill(done, self.pad_idx))
             done |= y == self.eos_idx
@@ -300,6 +343,7 @@ class Seq2Seq(nn.Module):
             return score / (((5 + length) / 6) ** alpha)
 
         V = self.tgt_vocab_size
+        keys = self.decoder.project_keys(enc_out)  # (1, S, A) or None
         live: list[list[int]] = [[]]
         scores = torch.zeros(1, device=enc_out.device)  # (k,) summed log-probs of live beams
         y = torch.full((1,), self.bos_idx, dtype=torch.int64, device=enc_out.device)
@@ -307,7 +351,11 @@ class Seq2Seq(nn.Module):
         for _ in range(max_len):
             k = len(live)
             logits, state, _ = self.decoder.step(
-                y, state, enc_out.expand(k, -1, -1), mask.expand(k, -1)
+                y,
+                state,
+                enc_out.expand(k, -1, -1),
+                mask.expand(k, -1),
+                None if keys is None else keys.expand(k, -1, -1),
             )
             cand = (scores[:, None] + F.log_softmax(logits, dim=-1)).view(-1)  # (k * V,)
             top_scores, top_idx = cand.topk(min(2 * beam_size, cand.numel()))
