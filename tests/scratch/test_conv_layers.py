@@ -3,6 +3,8 @@ central differences, plus the errors bad inputs get."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -114,30 +116,75 @@ def test_conv2d_chunks_of_the_batch_give_the_whole_batch_result(monkeypatch, str
     results = []
     for budget in (1, 1 << 30):
         monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES", budget)
-        monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES_THREADED", budget)
-        conv = Conv2d(
-            3, 4, 3, stride=stride, padding=1, dtype=np.float64, rng=np.random.default_rng(1)
-        )
-        out = conv(x)
-        grad_x = conv.backward(np.random.default_rng(2).standard_normal(out.shape))
-        results.append((out, grad_x, conv.weight.grad, conv.bias.grad))
+        with threadpool_limits(limits=1, user_api="blas"):
+            results.append(_conv_step(x, stride))
     for chunked, whole in zip(*results, strict=True):
         np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
 
 
-def test_conv2d_chunks_are_larger_with_several_blas_threads() -> None:
-    """One BLAS thread: COLS_CHUNK_BYTES of columns per chunk; several: the threaded budget."""
+def _conv_step(x: np.ndarray, stride: int) -> tuple[np.ndarray, ...]:
+    """Forward and backward of a float64 3->4 channel 3x3 convolution from fixed weights:
+    (output, input gradient, weight gradient, bias gradient)."""
+    conv = Conv2d(3, 4, 3, stride=stride, padding=1, dtype=np.float64, rng=np.random.default_rng(1))
+    out = conv(x)
+    grad_x = conv.backward(np.random.default_rng(2).standard_normal(out.shape))
+    return out, grad_x, conv.weight.grad, conv.bias.grad
+
+
+def _two_blas_threads() -> bool:
+    return conv_module.blas_threads() == 2
+
+
+@pytest.mark.parametrize("stride", [1, 2], ids=["stride 1", "stride 2"])
+def test_conv2d_on_two_threads_equals_one_thread(monkeypatch, stride) -> None:
+    """Two BLAS threads share the chunks out between two Python threads: the same output and
+    gradients as one thread, with the same chunks (sums in the same order: bit-identical)."""
+    monkeypatch.setattr(conv_module, "COLS_CHUNK_BYTES", 1)  # a chunk per image
+    x = np.random.default_rng(0).standard_normal((7, 3, 9, 8))
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = _conv_step(x, stride)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if not _two_blas_threads():
+            pytest.skip("the BLAS thread count cannot be set to 2 here")
+        two = _conv_step(x, stride)
+        assert conv_module.blas_threads() == 2  # restored after each parallel region
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_for_each_chunk_uses_every_blas_thread_and_keeps_order() -> None:
+    """Each chunk runs once, on T threads at once, each with a one-thread BLAS; the results
+    come back in the chunks' order."""
+    parts = [slice(i, i + 1) for i in range(6)]
+    seen: dict[int, tuple[str, int]] = {}
+
+    def work(part: slice) -> int:
+        seen[part.start] = (threading.current_thread().name, conv_module.blas_threads())
+        return part.start * 10
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if not _two_blas_threads():
+            pytest.skip("the BLAS thread count cannot be set to 2 here")
+        assert conv_module.for_each_chunk(work, parts) == [0, 10, 20, 30, 40, 50]
+    assert sorted(seen) == list(range(6))
+    assert len({name for name, _ in seen.values()}) == 2
+    assert {blas for _, blas in seen.values()} == {1}
+
+
+def test_conv2d_chunks_are_at_least_one_per_blas_thread() -> None:
+    """COLS_CHUNK_BYTES of columns per chunk, and no fewer chunks than BLAS threads."""
     conv = Conv2d(16, 16, 3, padding=1)
     per_image = 16 * 9 * 32 * 32 * 4  # float32 columns of one 32x32 image
-    for threads, budget in (
-        (1, conv_module.COLS_CHUNK_BYTES),
-        (2, conv_module.COLS_CHUNK_BYTES_THREADED),
-    ):
-        with threadpool_limits(limits=threads, user_api="blas"):
-            if conv_module.blas_threads() != threads:
-                pytest.skip("the BLAS thread count cannot be set here")
-            chunks = conv._chunks(128, per_image)
-        assert {len(range(128)[c]) for c in chunks[:-1]} == {budget // per_image}
+    budget_images = conv_module.COLS_CHUNK_BYTES // per_image
+    with threadpool_limits(limits=1, user_api="blas"):
+        chunks = conv._chunks(128, per_image)
+        assert {len(range(128)[c]) for c in chunks[:-1]} == {budget_images}
+        assert len(conv._chunks(budget_images, per_image)) == 1
+    with threadpool_limits(limits=2, user_api="blas"):
+        if not _two_blas_threads():
+            pytest.skip("the BLAS thread count cannot be set to 2 here")
+        assert len(conv._chunks(budget_images, per_image)) == 2
+        assert len(conv._chunks(1, per_image)) == 1
 
 
 def test_conv2d_float32_matches_torch_and_keeps_dtype() -> None:

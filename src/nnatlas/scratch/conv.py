@@ -30,12 +30,21 @@ the backward pass rebuilds what it needs from the padded input it keeps (a copy,
 recomputation of the forward) instead of holding every layer's columns for the whole step.
 The padded input is kept per layer (the backward pass reads it); a chunk's columns live in
 storage that all layers of a thread share.
+
+On several BLAS threads, the chunks are shared out among that many Python threads, each running
+its chunks' im2col, GEMMs and copies with a one-thread BLAS (:func:`for_each_chunk`): NumPy
+releases the GIL in both, so the copies, which a threaded BLAS leaves on one core, run in
+parallel too, and there is one hand-off per thread and call instead of a BLAS synchronization
+per GEMM.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -47,13 +56,6 @@ IntPair = int | tuple[int, int]
 # (see the module docstring). For the ResNet-20 training step on one BLAS thread, 2-4 MB measured
 # best; 8 MB took 12% longer and 16 MB 10-30%.
 COLS_CHUNK_BYTES = 4 << 20
-# Columns per chunk when the BLAS runs on several threads. Each GEMM call then makes the threads
-# wait on one another, and on a loaded machine that costs a scheduler tick or two (4-8 ms here)
-# whatever the GEMM's size; 4x larger chunks make 4x fewer calls. ResNet-20 step at 2 threads
-# on the 2-core machine with both cores busy with other jobs, scratch/torch: 2.5-3.7 with 4 MB
-# chunks, 0.9-1.9 with 16 MB.
-COLS_CHUNK_BYTES_THREADED = 16 << 20
-
 _blas_libraries: list | None = None  # threadpoolctl's handles on the loaded BLAS, found once
 
 
@@ -72,6 +74,48 @@ def blas_threads() -> int:
         else:
             _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return max((lib.num_threads for lib in _blas_libraries), default=1)
+
+
+_pool: ThreadPoolExecutor | None = None  # the worker threads of for_each_chunk, made once
+_Result = TypeVar("_Result")
+
+
+def _set_blas_threads(threads: int) -> None:
+    for lib in _blas_libraries or ():
+        lib.set_num_threads(threads)
+
+
+def for_each_chunk(work: Callable[[slice], _Result], parts: Sequence[slice]) -> list[_Result]:
+    """``[work(part) for part in parts]``, on as many threads as the BLAS has.
+
+    With one BLAS thread (or one chunk) the loop runs here. With T > 1, chunk i goes to thread
+    i mod T (this one and T - 1 pool workers), every GEMM on a one-thread BLAS for the duration
+    (restored after), so the T threads do not each start T BLAS threads. ``work`` must write
+    only its own chunk's slice of shared arrays (the batch axis), and takes its scratch columns
+    from per-thread storage (:func:`_scratch_array`). Results come back in ``parts``' order,
+    so sums over them do not depend on which thread finished first.
+    """
+    global _pool
+    threads = min(blas_threads(), len(parts))
+    if threads <= 1:
+        return [work(part) for part in parts]
+
+    def share(k: int) -> list[_Result]:
+        return [work(part) for part in parts[k::threads]]
+
+    if _pool is None or _pool._max_workers < threads - 1:
+        _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="nnatlas-conv")
+    before = blas_threads()
+    _set_blas_threads(1)
+    try:
+        others = [_pool.submit(share, k) for k in range(1, threads)]
+        shares = [share(0)] + [future.result() for future in others]
+    finally:
+        _set_blas_threads(before)
+    results: list[_Result] = [None] * len(parts)  # type: ignore[list-item]
+    for k, done in enumerate(shares):
+        results[k::threads] = done
+    return results
 
 
 _scratch = threading.local()  # per thread: the storage every Conv2d takes its columns from
@@ -268,10 +312,10 @@ class Conv2d(Module):
         return self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
 
     def _chunks(self, n: int, per_image: int) -> list[slice]:
-        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each
-        (:data:`COLS_CHUNK_BYTES_THREADED` when the BLAS runs on several threads)."""
-        budget = COLS_CHUNK_BYTES if blas_threads() == 1 else COLS_CHUNK_BYTES_THREADED
-        step = max(1, budget // max(1, per_image))
+        """Slices of the batch holding about :data:`COLS_CHUNK_BYTES` of columns each, and at
+        least one per BLAS thread (see :func:`for_each_chunk`) when the batch has the images."""
+        step = max(1, COLS_CHUNK_BYTES // max(1, per_image))
+        step = min(step, -(-n // min(blas_threads(), n)))  # ceil(n / threads)
         return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
     def _columns(
@@ -303,10 +347,13 @@ class Conv2d(Module):
         xp = self._pad_hw("x_pad", x.transpose(1, 0, 2, 3), self.padding)  # (C_in, N, Hp, Wp)
         out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
         per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
-        for part in self._chunks(n, per_image * x.itemsize):
+
+        def convolve(part: slice) -> None:
             cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
             out_cf = np.matmul(self._weight_groups(), cols)  # (G, C_out/G, n P)
             out[part] = out_cf.reshape(self.out_channels, -1, ho, wo).transpose(1, 0, 2, 3)
+
+        for_each_chunk(convolve, self._chunks(n, per_image * x.itemsize))
         if self.bias is not None:
             out += self.bias.data[:, None, None]
         self._cache = (xp, (h, w), per_image * x.itemsize)
@@ -353,11 +400,13 @@ class Conv2d(Module):
         g, c_out_g = self.groups, self.out_channels // self.groups
         n, ho, wo = grad_cf.shape[1:]
         grad_g = grad_cf.reshape(g, c_out_g, n, ho * wo)  # (G, C_out/G, N, P)
-        grad_w_t = np.zeros((g, self._weight_groups().shape[2], c_out_g), dtype=grad_cf.dtype)
-        for part in self._chunks(n, per_image):
+
+        def weight_grad(part: slice) -> np.ndarray:
             cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
             grad_part = grad_g[:, :, part].reshape(g, c_out_g, -1)  # (G, C_out/G, n P), a view
-            grad_w_t += np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
+            return np.matmul(cols, grad_part.transpose(0, 2, 1))  # (G, K, C_out/G)
+
+        grad_w_t = sum(for_each_chunk(weight_grad, self._chunks(n, per_image)))
         return grad_w_t.transpose(0, 2, 1).reshape(self.weight.data.shape)
 
     def _input_grad_col2im(self, grad_cf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -375,7 +424,8 @@ class Conv2d(Module):
         w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
         grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_cf.dtype)
         per_image = self.in_channels * kh * kw * ho * wo * grad_cf.itemsize
-        for part in self._chunks(n, per_image):
+
+        def col2im(part: slice) -> None:
             grad_part = grad_g[:, :, part].reshape(g, grad_g.shape[1], -1)  # (G, C_out/G, n P)
             grad_cols = np.matmul(w_t, grad_part)  # (G, K, n P)
             grad_cols = grad_cols.reshape(self.in_channels, kh, kw, -1, ho, wo)
@@ -385,6 +435,8 @@ class Conv2d(Module):
                 for j in range(kw):
                     cols = _window(j * self.dilation[1], wo, self.stride[1])
                     grad_xp_part[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, n, Ho, Wo)
+
+        for_each_chunk(col2im, self._chunks(n, per_image))
         grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
         return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
 
@@ -426,16 +478,18 @@ class Conv2d(Module):
             pad = (max(pad[0], 0), max(pad[1], 0))
         gp = self._pad_hw("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
         grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
-        grad_w_flip = np.zeros((g, c_out_g * kh * kw, c_in_g), dtype=grad_cf.dtype)
         per_image = self.out_channels * kh * kw * h * w * grad_cf.itemsize
-        for part in self._chunks(n, per_image):
+
+        def both_grads(part: slice) -> np.ndarray:
             cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
             grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
             grad_x[part] = grad_x_cf.reshape(self.in_channels, -1, h, w).transpose(1, 0, 2, 3)
             x_part = _scratch_array("x_cf", (self.in_channels, len(range(n)[part]), h, w), xp.dtype)
             x_part[...] = xp[:, part, ph : ph + h, pw : pw + w]  # the unpadded input, a copy
             x_part = x_part.reshape(g, c_in_g, -1)  # (G, C_in/G, n H W)
-            grad_w_flip += np.matmul(cols, x_part.transpose(0, 2, 1))  # (G, C_out/G k k, C_in/G)
+            return np.matmul(cols, x_part.transpose(0, 2, 1))  # (G, C_out/G k k, C_in/G)
+
+        grad_w_flip = sum(for_each_chunk(both_grads, self._chunks(n, per_image)))
         grad_w = grad_w_flip.reshape(g, c_out_g, kh, kw, c_in_g)[:, :, ::-1, ::-1]
         grad_w = grad_w.transpose(0, 1, 4, 2, 3).reshape(self.weight.data.shape)
         return grad_x, grad_w
