@@ -89,7 +89,9 @@ PRESETS: dict[str, Preset] = {
         "seq2seq",
         config=dict(epochs=2, batch_size=128, lr=5e-3, grad_clip=1.0, metrics="accuracy"),
     ),
-    # Multi30k en-de: 6.0k / 7.9k words (min_freq 2), ~4 min per epoch (not measured to the end).
+    # Multi30k en-de: 6.0k / 7.9k words (min_freq 2). Measured: a 256-wide model, dropout 0.3,
+    # label smoothing 0.1, cosine, 6 epochs: test BLEU 27.7 greedy (README); this preset's
+    # 10 epochs of the 128-wide default were not measured.
     "multi30k": Preset("seq2seq", config=dict(WORD_PAIRS)),
     "pairs": Preset("seq2seq", config=dict(WORD_PAIRS)),
     "moons": Preset("mlp", config=dict(epochs=60, batch_size=32, lr=1e-2)),
