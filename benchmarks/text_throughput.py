@@ -15,8 +15,8 @@ text as :class:`nnatlas.tasks.text.TextStep` cuts it) of each batching in turn, 
 the shared machine's load hits both; samples/s = samples / seconds of the round (batches differ
 in size and length, so steps are not comparable one by one), median over the rounds.
 
-Run: ``python benchmarks/text_throughput.py [--threads 1] [--rounds 5] [--steps 100]
-[--models lstm,bilstm]``; needs ../shared/data/sst2.
+Run: ``python benchmarks/text_throughput.py [--threads 1] [--old-threads 2] [--rounds 5]
+[--steps 100] [--models lstm,bilstm]``; needs ../shared/data/sst2.
 """
 
 from __future__ import annotations
@@ -59,6 +59,13 @@ def round_samples_per_second(model, loader: TensorLoader, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = automatic)")
+    parser.add_argument(
+        "--old-threads",
+        type=int,
+        default=None,
+        help="threads for the shuffled rounds (default: --threads); 2 is what the automatic "
+        "choice gave these classifiers on 2 cores before 2026-12-02",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per round")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -67,6 +74,8 @@ def main() -> None:
     args = parser.parse_args()
 
     threads = configure_threads(args.threads, engine="torch")
+    old_threads = args.old_threads or threads
+    kind_threads = {"shuffled": old_threads, "bucketed": threads}
     prepared = TextClassification().load(DataOptions(name="sst2", root=args.data_root))
     x, lengths, y = prepared.train
     facts = prepared.facts
@@ -77,7 +86,8 @@ def main() -> None:
         ),
     }
     print(
-        f"torch {torch.__version__}, {threads} thread(s), SST-2 train {len(y):,} texts "
+        f"torch {torch.__version__}, {old_threads} thread(s) shuffled, {threads} bucketed; "
+        f"SST-2 train {len(y):,} texts "
         f"(mean length {lengths.float().mean():.1f}), batch {args.batch_size}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
@@ -85,6 +95,7 @@ def main() -> None:
         results: dict[str, list[float]] = {kind: [] for kind in loaders}
         for _ in range(args.rounds):
             for kind, loader in loaders.items():
+                torch.set_num_threads(kind_threads[kind])
                 torch.manual_seed(0)
                 model = create_model(
                     "lstm_classifier",
