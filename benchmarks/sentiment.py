@@ -4,7 +4,7 @@ without pretrained word vectors.
 Prints test accuracy, the wall time (data loading included) and the command, for each
 configuration asked. Needs ../shared/data/sst2; GloVe needs `make glove`.
 
-Run: ``python benchmarks/sentiment.py [--data sst2] [--epochs 3] [--configs bilstm,glove]
+Run: ``python benchmarks/sentiment.py [--data sst2] [--epochs 3] [--configs bilstm-max,glove-max]
 [--min-freq 2] [--max-len 64] [--truncate-side pre]``
 """
 
@@ -20,6 +20,18 @@ CONFIGS = {
     "lstm": ("lstm_classifier", {}, None),
     "bilstm": ("lstm_classifier", {"bidirectional": True}, None),
     "gru": ("gru_classifier", {"bidirectional": True}, None),
+    # Max pooling over the states and dropout 0.5 (embeddings and head): 0.8394 on SST-2's dev
+    # set with the sst2 preset (6 epochs, cosine), 147 s; the README has the table.
+    "bilstm-max": (
+        "lstm_classifier",
+        {"bidirectional": True, "pooling": "max", "dropout": 0.5},
+        None,
+    ),
+    "glove-max": (
+        "lstm_classifier",
+        {"bidirectional": True, "pooling": "max", "dropout": 0.5},
+        "glove-6b-50d",
+    ),
     "glove": ("lstm_classifier", {"bidirectional": True}, "glove-6b-50d"),
     "glove-frozen": (
         "lstm_classifier",
@@ -34,7 +46,7 @@ def main() -> None:
     parser.add_argument("--data", default="sst2")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--configs", default="bilstm,glove")
+    parser.add_argument("--configs", default="bilstm-max,glove-max")
     parser.add_argument("--min-freq", type=int, default=None)
     parser.add_argument("--max-size", type=int, default=None)
     parser.add_argument("--max-len", type=int, default=None)

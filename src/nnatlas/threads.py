@@ -12,10 +12,12 @@ waking and waiting than computing (a 10x slow-down is common). The policy here:
   depend on it: a convolution sums its terms in a different order on 2 threads than on 1.
   Small models (under :data:`SMALL_MODEL_PARAMETERS` parameters: the MLPs, LeNet-5) get one
   thread: their operations are too small to split well, and one thread never waits at a
-  barrier for a core another process holds. Larger models get every available core
-  (``os.sched_getaffinity``). ``OMP_NUM_THREADS``, when set, wins, so the user keeps the last
-  word; the trainer saves the number it used in the run's config.json, so a resumed run uses
-  the same.
+  barrier for a core another process holds. The torch trainer counts the parameters of the
+  matrix products (``Trainer.thread_parameters``: no embedding rows, one direction of a
+  bidirectional recurrent layer), so the LSTM text classifiers count as small too. Larger
+  models get every available core (``os.sched_getaffinity``). ``OMP_NUM_THREADS``, when
+  set, wins, so the user keeps the last word; the trainer saves the number it used in the
+  run's config.json, so a resumed run uses the same.
 
 Measured on the 2-core machine shared with other jobs (``nnatlas train lenet5 --data
 fashion-mnist --epochs 1 --threads N``): 8.5 s with 1 thread, 33.7 s with 2, and test accuracy

@@ -40,6 +40,24 @@ def test_classifier_ignores_padding(cell: str, pooling: str, bidirectional: bool
             torch.testing.assert_close(batched[i : i + 1], alone, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_classifier_equal_lengths_skip_packing_with_the_same_result(bidirectional: bool) -> None:
+    """A batch of one length (a bucketed batch) is not packed, and gives what packing gives."""
+    torch.manual_seed(0)
+    model = RecurrentClassifier(
+        vocab_size=50, embed_dim=8, hidden_size=6, bidirectional=bidirectional
+    )
+    x = torch.randint(1, 50, (4, 5))
+    lengths = torch.full((4,), 5)
+    calls: list[type] = []
+    model.rnn.register_forward_pre_hook(lambda module, args: calls.append(type(args[0])))
+    out = model(x, lengths)
+    assert calls == [torch.Tensor]  # the padded tensor went to the fused kernel, not packed
+    packed = torch.nn.utils.rnn.pack_padded_sequence(model.embedding(x), lengths, batch_first=True)
+    h = model.rnn(packed)[1][0]  # (D, N, H)
+    torch.testing.assert_close(out, model.head(torch.cat(list(h), dim=1)))
+
+
 def test_classifier_registry_names_pick_the_cell() -> None:
     assert isinstance(create_model("rnn_classifier").rnn, torch.nn.RNN)
     assert isinstance(create_model("lstm_classifier").rnn, torch.nn.LSTM)

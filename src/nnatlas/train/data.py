@@ -15,6 +15,12 @@ Under distributed training (:mod:`nnatlas.train.distributed`) :meth:`TensorLoade
 each process draw that same permutation and take its own slice of every *global* batch of
 ``batch_size x world_size`` examples, so the processes together see exactly the batches one
 process with the global batch size would see.
+
+With ``bucket_by`` (a key per example, e.g. each text's length) every batch holds examples of
+one key only: the epoch's permutation is stably sorted by key (so the order within a key stays
+random), cut into batches at every change of key, and the batches are shuffled. Texts of one
+length need no padding, so a recurrent model runs them through PyTorch's fused kernel instead
+of packed step-by-step operations (torchtext's ``BucketIterator`` does the same for speed).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class TensorLoader:
             batches only.
         drop_last: drop a last incomplete batch (keeps BatchNorm statistics stable).
         device: move the tensors there once (the whole split, not per batch).
+        bucket_by: optional (N,) integer key per example; each batch then holds one key only
+            (each key's last batch may be smaller; ``drop_last`` drops those).
 
     Shape:
         yields a tuple ``(t[b] for t in tensors)``, each (B, *t.shape[1:]) with B <= batch_size
@@ -64,6 +72,7 @@ class TensorLoader:
         augment: Augment | None = None,
         drop_last: bool = False,
         device: torch.device | str | None = None,
+        bucket_by: torch.Tensor | None = None,
     ) -> None:
         if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
             kinds = ", ".join(type(t).__name__ for t in tensors) or "nothing"
@@ -76,6 +85,14 @@ class TensorLoader:
             raise ValueError(f"TensorLoader: the tensors hold {sizes} examples; they must agree")
         if batch_size <= 0:
             raise ValueError(f"TensorLoader: batch_size must be positive, got {batch_size}")
+        if bucket_by is not None:
+            bucket_by = torch.as_tensor(bucket_by).cpu()
+            if bucket_by.shape != (sizes[0],) or bucket_by.is_floating_point():
+                raise ValueError(
+                    f"TensorLoader: bucket_by must be one integer key per example, shape "
+                    f"({sizes[0]},), got {bucket_by.dtype} of shape {tuple(bucket_by.shape)}"
+                )
+        self.bucket_by = bucket_by
         if device is not None:
             tensors = tuple(t.to(device) for t in tensors)
         self.tensors = tuple(tensors)
@@ -111,7 +128,14 @@ class TensorLoader:
         return self
 
     def __len__(self) -> int:
-        n, batch = self.num_examples, self.batch_size
+        if self.bucket_by is not None:
+            counts = torch.unique(self.bucket_by, return_counts=True)[1].tolist()
+            return sum(self._batches_of(count) for count in counts)
+        return self._batches_of(self.num_examples)
+
+    def _batches_of(self, n: int) -> int:
+        """Batches an epoch makes of ``n`` examples (of the split, or of one bucket)."""
+        batch = self.batch_size
         if self.world_size > 1:  # padded to a multiple of the processes, global batches
             n, batch = -(-n // self.world_size) * self.world_size, batch * self.world_size
         return n // batch if self.drop_last else -(-n // batch)
@@ -127,12 +151,17 @@ class TensorLoader:
             order = torch.randperm(n, generator=self.order_generator).to(self.tensors[0].device)
         else:
             order = None
-        if self.world_size > 1:
+        buckets = None
+        if self.bucket_by is not None:
+            buckets = self._bucketed(order if order is not None else torch.arange(n))
+        elif self.world_size > 1:
             order = self._padded(order if order is not None else torch.arange(n))
         start_batch, self._skip_batches = self._skip_batches, 0
         self.batches_done = start_batch
         for b in range(start_batch, len(self)):
-            if self.world_size > 1:
+            if buckets is not None:
+                rows = self._share(buckets[b], 0) if self.world_size > 1 else buckets[b]
+            elif self.world_size > 1:
                 rows = self._share(order, b)
             elif order is None:
                 rows = slice(b * self.batch_size, (b + 1) * self.batch_size)  # views, no copy
@@ -148,6 +177,29 @@ class TensorLoader:
             self.batches_done = b + 1
             yield (first, *rest)
         self.batches_done = 0
+
+    def _bucketed(self, order: torch.Tensor) -> list[torch.Tensor]:
+        """The epoch's batches, each of one key: ``order`` stably sorted by key, cut at every
+        change of key and every (global) batch size, then shuffled when ``shuffle``. Under
+        several processes each key's run is padded, as :meth:`_padded` pads the order."""
+        order = order.cpu()  # bucket_by stays on the CPU; the batches move at the end
+        sorted_keys, by_key = torch.sort(self.bucket_by[order], stable=True)  # (N,)
+        order = order[by_key]
+        counts = torch.unique_consecutive(sorted_keys, return_counts=True)[1].tolist()
+        width = self.batch_size * self.world_size
+        batches: list[torch.Tensor] = []
+        for run in torch.split(order, counts):  # the examples of one key
+            if self.world_size > 1:
+                run = torch.cat([run, run.repeat(self.world_size)[: -len(run) % self.world_size]])
+            cut = list(torch.split(run, width))
+            if self.drop_last and len(cut[-1]) < width:
+                cut.pop()
+            batches += cut
+        if self.shuffle:
+            shuffled = torch.randperm(len(batches), generator=self.order_generator).tolist()
+            batches = [batches[i] for i in shuffled]
+        device = self.tensors[0].device
+        return [rows.to(device) for rows in batches]
 
     def _padded(self, order: torch.Tensor) -> torch.Tensor:
         """``order`` repeated from its start up to a multiple of the processes."""

@@ -197,6 +197,9 @@ class ScratchTrainer(Trainer):
     def num_parameters(self) -> int:
         return self.model.num_parameters()
 
+    def thread_parameters(self) -> int:
+        return self.model.num_parameters()  # NumPy's BLAS threads: sized as before
+
     def model_state(self) -> dict[str, torch.Tensor]:
         return _to_torch(self.model.state_dict())
 

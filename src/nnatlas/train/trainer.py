@@ -183,7 +183,7 @@ class Trainer:
         self.model_info = model_info or {"name": type(model).__name__, "kwargs": {}}
         self.extra = extra or {}
         self.threads = configure_threads(
-            self.config.threads, engine=self.engine, num_parameters=self.num_parameters()
+            self.config.threads, engine=self.engine, num_parameters=self.thread_parameters()
         )
         self.config.threads = self.threads  # resolved, so config.json and resumes use it too
         # Under torchrun: join the process group (a no-op for one process).
@@ -626,8 +626,26 @@ class Trainer:
         return build_optimizer(cfg.optimizer, params, cfg.lr, cfg.momentum, cfg.weight_decay)
 
     def num_parameters(self) -> int:
-        """How many numbers the model learns (sizes the thread pool)."""
+        """How many numbers the model learns."""
         return sum(p.numel() for p in self.model.parameters())
+
+    def thread_parameters(self) -> int:
+        """The size that picks the automatic thread count (:func:`nnatlas.threads.
+        default_threads`): the parameters of the model's matrix products, as large as one
+        operation gets. An embedding is a lookup, so its rows count for nothing; a
+        bidirectional recurrent layer runs two chains of small per-step products, so it counts
+        one direction. A bidirectional LSTM text classifier (1.7M parameters, 1.47M of them
+        embedding rows) then takes one thread: on SST-2 with other jobs on the 2 cores it
+        trained 306 samples/s with 2 threads and 1,844 with 1 (``benchmarks/text_throughput.py``).
+        """
+        total = 0
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Embedding):
+                continue
+            own = sum(p.numel() for p in module.parameters(recurse=False))
+            directions = 2 if isinstance(module, torch.nn.RNNBase) and module.bidirectional else 1
+            total += own // directions
+        return total
 
     def model_state(self) -> dict[str, torch.Tensor]:
         """A detached copy of the model's weights and buffers (on the CPU)."""
