@@ -49,6 +49,26 @@ def transfer(
         "crops); with it, features computes the backbone every epoch",
     ),
     limit: Optional[int] = typer.Option(None, help="train on at most N examples"),  # noqa: UP045
+    monitor: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        help="validation metric that picks best.pt: val_loss (default), val_accuracy, val_f1, "
+        "or for two classes val_auc / val_pr_auc (recorded by themselves when named)",
+    ),
+    label_smoothing: Optional[float] = typer.Option(  # noqa: UP045
+        None, help="cross-entropy label smoothing in [0, 1) (default 0)"
+    ),
+    backbone_lr: Optional[float] = typer.Option(  # noqa: UP045
+        None, help="finetune, gradual: the backbone's rate as a multiple of --lr (default 0.1)"
+    ),
+    flip_tta: bool = typer.Option(  # noqa: B008
+        False,
+        "--flip-tta",
+        help="score every image as the mean of it and its mirror image (test-time "
+        "augmentation), in validation as in test, eval and predict",
+    ),
+    threads: Optional[int] = typer.Option(  # noqa: UP045
+        None, help="CPU threads (default: all cores for these models)"
+    ),
     seed: int = typer.Option(0, help="seed of the split, the head and the data order"),  # noqa: B008
     data_root: Optional[str] = typer.Option(None, help="a local copy of the dataset"),  # noqa: UP045
     runs_dir: Path = typer.Option(Path("runs"), help="where run folders are made"),  # noqa: B008
@@ -67,7 +87,10 @@ def transfer(
     weights = "pretrained" if weights is None else (None if weights == "none" else weights)
     options = dict(epochs=epochs, lr=lr, batch_size=batch_size, image_size=image_size)
     options.update(augment=augment, limit=limit, seed=seed, root=data_root, quiet=quiet)
+    options.update(monitor=monitor, label_smoothing=label_smoothing, threads=threads)
     options = {k: v for k, v in options.items() if v is not None}
+    model_options = dict(backbone_lr=backbone_lr, flip_tta=flip_tta or None)
+    options["model_options"] = {k: v for k, v in model_options.items() if v is not None} or None
     with exit_on_usage_error():
         try:
             if strategy == "compare" or "," in strategy:

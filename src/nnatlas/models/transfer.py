@@ -50,6 +50,12 @@ class TransferNet(VisionModel):
         unfreeze_every: gradual: epochs between two unfreezings.
         dropout: before the new head.
         image_size: the input size (EfficientNet's "same" padding is fixed for one size).
+        flip_tta: in eval mode, average the features of each image and of its mirror image
+            (horizontal-flip test-time augmentation): validation, test, ``eval`` and
+            ``predict`` all see it, so the checkpoint chosen on validation is scored the way
+            it is tested. The head is linear, so this equals averaging the two logits. With
+            ``features`` the cached training features are such means too (they are computed
+            in eval mode), so the head trains on what it is tested on.
 
     Shape:
         x: (N, 3, H, W) images -> (N, num_classes); or (N, num_features) cached features
@@ -68,6 +74,7 @@ class TransferNet(VisionModel):
         unfreeze_every: int = 1,
         dropout: float = 0.2,
         image_size: int | None = None,
+        flip_tta: bool = False,
     ) -> None:
         super().__init__()
         if strategy not in STRATEGIES:
@@ -89,7 +96,7 @@ class TransferNet(VisionModel):
         self.head = nn.Linear(net.num_features, num_classes)
         self.backbone, self.strategy, self.weights = backbone, strategy, weights
         self.backbone_lr, self.layer_decay = backbone_lr, layer_decay
-        self.unfreeze_every = unfreeze_every
+        self.unfreeze_every, self.flip_tta = unfreeze_every, flip_tta
         self.num_classes, self.num_features, self.head_name = num_classes, net.num_features, "head"
         self.in_chans = getattr(net, "in_chans", 3)
         self.stage_names = _stages(net, stages)
@@ -99,8 +106,13 @@ class TransferNet(VisionModel):
 
     # -- forward ---------------------------------------------------------------------------------
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The backbone's pooled features. Shape: (N, C, H, W) -> (N, num_features)."""
-        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+        """The backbone's pooled features (in eval mode with ``flip_tta``, the mean of the
+        image's and its mirror's). Shape: (N, C, H, W) -> (N, num_features)."""
+        pooled = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+        if self.flip_tta and not self.training:
+            mirrored = self.net.forward_head(self.net.forward_features(x.flip(-1)), pre_logits=True)
+            pooled = (pooled + mirrored) / 2  # (N, num_features)
+        return pooled
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.dim() == 2 else self.features(x)

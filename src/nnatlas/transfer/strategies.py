@@ -23,7 +23,11 @@ STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     ),
     "gradual": dict(epochs=10, lr=1e-3, batch_size=32, scheduler="cosine", augment="imagenet"),
 }
-MODEL_OPTIONS = ("backbone_lr", "layer_decay", "stages", "unfreeze_every", "dropout")
+MODEL_OPTIONS = (
+    "backbone_lr", "layer_decay", "stages", "unfreeze_every", "dropout", "flip_tta",
+)  # fmt: skip
+# Threshold-free metrics a run can monitor once they are recorded (two classes only).
+RANKING_METRICS = ("auc", "pr_auc")
 
 
 def train(
@@ -44,9 +48,10 @@ def train(
         strategy: ``scratch``, ``features``, ``finetune``, ``discriminative`` or ``gradual``.
         weights: ``"pretrained"`` (found offline), a weight file, or ``None``.
         model_options: more :class:`~nnatlas.models.TransferNet` arguments (``backbone_lr``,
-            ``layer_decay``, ``stages``, ``unfreeze_every``, ``dropout``).
+            ``layer_decay``, ``stages``, ``unfreeze_every``, ``dropout``, ``flip_tta``).
         **options: anything :func:`nnatlas.tasks.train` takes (``epochs``, ``lr``, ``limit``,
-            ``run_dir``, ``image_size`` ...); they override the strategy's defaults.
+            ``run_dir``, ``image_size``, ``monitor`` ...); they override the strategy's
+            defaults. ``monitor="val_auc"`` (or ``val_pr_auc``) records that metric by itself.
     """
     import nnatlas.tasks as tasks
     from nnatlas.models import STRATEGIES
@@ -56,6 +61,11 @@ def train(
     model = {"backbone": backbone, "strategy": strategy, "weights": weights}
     model.update(model_options or {})
     merged = {**STRATEGY_OPTIONS[strategy], **{k: v for k, v in options.items() if v is not None}}
+    watched = str(merged.get("monitor", "")).removeprefix("val_")
+    if watched in RANKING_METRICS and "metrics" not in merged:
+        # The config checks --monitor before the data says there are two classes (which is
+        # when AUC would be added by itself), so ask for the metric here.
+        merged["metrics"] = ",".join(("accuracy", "f1", *RANKING_METRICS))
     if "run_dir" not in merged and "run_name" not in merged:
         merged["run_name"] = f"{backbone}-{strategy}-{_safe(data)}-s{merged.get('seed', 0)}"
     return tasks.train("transfer", data, model_options=model, **merged)
