@@ -77,6 +77,7 @@ def blas_threads() -> int:
 
 
 _pool: ThreadPoolExecutor | None = None  # the worker threads of for_each_chunk, made once
+_pool_workers = 0  # how many threads _pool has
 _Result = TypeVar("_Result")
 
 
@@ -95,23 +96,24 @@ def for_each_chunk(work: Callable[[slice], _Result], parts: Sequence[slice]) -> 
     from per-thread storage (:func:`_scratch_array`). Results come back in ``parts``' order,
     so sums over them do not depend on which thread finished first.
     """
-    global _pool
-    threads = min(blas_threads(), len(parts))
+    global _pool, _pool_workers
+    available = blas_threads()
+    threads = min(available, len(parts))
     if threads <= 1:
         return [work(part) for part in parts]
 
     def share(k: int) -> list[_Result]:
         return [work(part) for part in parts[k::threads]]
 
-    if _pool is None or _pool._max_workers < threads - 1:
+    if _pool is None or _pool_workers < threads - 1:
         _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="nnatlas-conv")
-    before = blas_threads()
+        _pool_workers = threads - 1
     _set_blas_threads(1)
     try:
         others = [_pool.submit(share, k) for k in range(1, threads)]
         shares = [share(0)] + [future.result() for future in others]
     finally:
-        _set_blas_threads(before)
+        _set_blas_threads(available)
     results: list[_Result] = [None] * len(parts)  # type: ignore[list-item]
     for k, done in enumerate(shares):
         results[k::threads] = done
