@@ -98,9 +98,10 @@ def test_both_gradient_routes_agree(padding: int, dilation: int) -> None:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 4, 8, 7))
     out = conv(x)
-    grad_cf = np.ascontiguousarray(rng.standard_normal(out.shape).transpose(1, 0, 2, 3))
+    grad_out = rng.standard_normal(out.shape)
+    grad_cf = np.ascontiguousarray(grad_out.transpose(1, 0, 2, 3))
     xp, _, per_image = conv._cache
-    full_dx, full_dw = conv._grads_full_conv(grad_cf, xp, x.shape[2:])
+    full_dx, full_dw = conv._grads_full_conv(grad_out, xp, x.shape[2:])
     cols_dx = conv._input_grad_col2im(grad_cf, x.shape[2:])
     cols_dw = conv._weight_grad_from_input_columns(grad_cf, xp, per_image)
     np.testing.assert_allclose(full_dx, cols_dx, rtol=0, atol=1e-12)

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from nnatlas.scratch.module import Module
+from nnatlas.scratch.parallel import map_batch
 
 try:  # scipy ships with scikit-learn (a dependency); erf is vectorized C there.
     from scipy.special import erf as _erf
@@ -96,15 +97,35 @@ class ReLU(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._cache = x > 0
-        # np.maximum keeps the dtype and is ~10x faster than np.where on float32 (and, like
-        # torch, propagates NaN instead of hiding it).
-        return np.maximum(x, 0)
+        x = np.asarray(x)
+        if x.ndim == 0:
+            self._cache = x > 0
+            return np.maximum(x, 0)
+        mask, out = np.empty(x.shape, dtype=bool), np.empty_like(x)
+
+        def relu(p: slice) -> None:  # over parts of the batch, on the BLAS's threads
+            np.greater(x[p], 0, out=mask[p])
+            # np.maximum keeps the dtype and is ~10x faster than np.where on float32 (and,
+            # like torch, propagates NaN instead of hiding it).
+            np.maximum(x[p], 0, out=out[p])
+
+        map_batch(relu, x)
+        self._cache = mask
+        return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise _no_cache_error(self)
-        return grad_out * self._cache  # bool mask: float * bool keeps grad_out's dtype
+        mask, grad_out = self._cache, np.asarray(grad_out)
+        if mask.ndim == 0 or grad_out.shape != mask.shape:
+            return grad_out * mask
+        grad_x = np.empty(grad_out.shape, dtype=np.result_type(grad_out, mask))
+
+        def masked(p: slice) -> None:  # bool mask: float * bool keeps grad_out's dtype
+            np.multiply(grad_out[p], mask[p], out=grad_x[p])
+
+        map_batch(masked, grad_x)
+        return grad_x
 
 
 class LeakyReLU(Module):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
+from nnatlas.scratch.parallel import batch_parts, for_each_chunk
 
 
 @dataclass
@@ -57,6 +58,14 @@ def _channel_sum(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
 
 
+def _add(sums: list[np.ndarray]) -> np.ndarray:
+    """The parts' (C,) sums added in order (the order fixes the rounding)."""
+    total = sums[0]
+    for part in sums[1:]:
+        total = total + part
+    return total
+
+
 def batch_norm_forward(
     x: np.ndarray,
     weight: np.ndarray | None,
@@ -84,17 +93,35 @@ def batch_norm_forward(
     """
     batch_stats = mean is None
     count = x.size // x.shape[1]  # values per channel
+    # Large batches go through in parts (BATCH_PARTS of them, shared among the BLAS's threads);
+    # the channel sums add up the parts' sums, so their rounding follows the shape, not the
+    # thread count.
+    parts = batch_parts(x)
     if batch_stats:
-        mean = _channel_sum(x) / count  # (C,)
-    centered = x - _broadcast(mean, x.ndim)  # (N, C, *)
+        mean = _add(for_each_chunk(lambda p: _channel_sum(x[p]), parts)) / count  # (C,)
+    mean_b = _broadcast(mean, x.ndim)
+    centered = np.empty(x.shape, dtype=np.result_type(x, mean_b))  # (N, C, *) x - mean
+
+    def center(p: slice) -> np.ndarray | None:
+        np.subtract(x[p], mean_b, out=centered[p])
+        return _channel_sum(centered[p], centered[p]) if batch_stats else None
+
+    squares = for_each_chunk(center, parts)
     if batch_stats:
-        var = _channel_sum(centered, centered) / count  # (C,) biased, as used for normalization
+        var = _add(squares) / count  # (C,) biased, as used for normalization
     inv_std = (1.0 / np.sqrt(_broadcast(var, x.ndim) + eps)).astype(x.dtype)  # (1, C, 1...)
     w = None if weight is None else _broadcast(weight, x.ndim)
     # gamma * x_hat = centered * (gamma * inv_std): a (C,) product first, then one pass.
-    out = centered * (inv_std if w is None else w * inv_std)  # (N, C, *)
-    if bias is not None:
-        out += _broadcast(bias, x.ndim)
+    scale = inv_std if w is None else w * inv_std
+    shift = None if bias is None else _broadcast(bias, x.ndim)
+    out = np.empty(x.shape, dtype=np.result_type(centered, scale))  # (N, C, *)
+
+    def normalize(p: slice) -> None:
+        np.multiply(centered[p], scale, out=out[p])
+        if shift is not None:
+            out[p] += shift
+
+    for_each_chunk(normalize, parts)
     cache = BatchNormCache(centered, inv_std, w, axes, batch_stats)
     return out.astype(x.dtype, copy=False), cache, mean, var
 
@@ -111,14 +138,22 @@ def batch_norm_backward(
         grad_out: (N, C, *) -> grad_x: (N, C, *)
     """
     centered, inv_std = cache.centered, cache.inv_std
-    grad_bias = _channel_sum(grad_out)  # (C,)
+    parts = batch_parts(grad_out)
+
+    def sums(p: slice) -> tuple[np.ndarray, np.ndarray]:
+        return _channel_sum(grad_out[p]), _channel_sum(grad_out[p], centered[p])
+
+    part_sums = for_each_chunk(sums, parts)
+    grad_bias = _add([bias_sum for bias_sum, _ in part_sums])  # (C,)
     # sum(dy * x_hat) = inv_std * sum(dy * (x - mu)), without forming x_hat.
-    grad_weight = _channel_sum(grad_out, centered) * inv_std.reshape(-1)  # (C,)
+    grad_weight = _add([dot for _, dot in part_sums]) * inv_std.reshape(-1)  # (C,)
     ndim = grad_out.ndim
     scale = inv_std if cache.weight is None else cache.weight * inv_std  # (1, C, 1...)
     if not cache.batch_stats:
         # Fixed statistics: the layer is an affine map of x.
-        return grad_out * scale, grad_weight, grad_bias
+        grad_x = np.empty(grad_out.shape, dtype=np.result_type(grad_out, scale))
+        for_each_chunk(lambda p: np.multiply(grad_out[p], scale, out=grad_x[p]), parts)
+        return grad_x, grad_weight, grad_bias
     # The batch mean and variance depend on x too. Per channel, over the M values in `axes`, with
     # mu = sum(x) / M, var = sum((x - mu)^2) / M, x_hat = (x - mu) * inv_std and g = gamma * dy:
     #   dL/dvar = sum(g * (x - mu)) * (-1/2) (var + eps)^(-3/2) = -(1/2) inv_std^2 sum(g * x_hat)
@@ -130,9 +165,17 @@ def batch_norm_backward(
     #   dx = gamma * inv_std * (dy - grad_bias / M - x_hat * grad_weight / M),
     # where x_hat * grad_weight = (x - mu) * (inv_std * grad_weight), a (C,) product first.
     count = grad_out.size // grad_out.shape[1]
-    grad_x = grad_out - _broadcast(grad_bias / count, ndim)
-    grad_x -= centered * (inv_std * _broadcast(grad_weight / count, ndim))
-    grad_x *= scale
+    mean_dy = _broadcast(grad_bias / count, ndim)
+    along_x_hat = inv_std * _broadcast(grad_weight / count, ndim)
+    grad_x = np.empty(grad_out.shape, dtype=np.result_type(grad_out, mean_dy, along_x_hat))
+
+    def input_grad(p: slice) -> None:
+        part = grad_x[p]
+        np.subtract(grad_out[p], mean_dy, out=part)
+        part -= centered[p] * along_x_hat
+        part *= scale
+
+    for_each_chunk(input_grad, parts)
     return grad_x, grad_weight, grad_bias
 
 

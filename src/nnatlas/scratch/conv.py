@@ -32,7 +32,7 @@ The padded input is kept per layer (the backward pass reads it); a chunk's colum
 storage that all layers of a thread share.
 
 On several BLAS threads, the chunks are shared out among that many Python threads, each running
-its chunks' im2col, GEMMs and copies with a one-thread BLAS (:func:`for_each_chunk`): NumPy
+its chunks' im2col, GEMMs and copies with a one-thread BLAS (:mod:`nnatlas.scratch.parallel`): NumPy
 releases the GIL in both, so the copies, which a threaded BLAS leaves on one core, run in
 parallel too, and there is one hand-off per thread and call instead of a BLAS synchronization
 per GEMM.
@@ -42,84 +42,19 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable
 
 import numpy as np
 
 from nnatlas.scratch.init import default_generator
 from nnatlas.scratch.module import Module, Parameter, ShapeError, check_ndim
+from nnatlas.scratch.parallel import batch_parts, blas_threads, for_each_chunk
 
 IntPair = int | tuple[int, int]
 # Columns per chunk of the batch: a few MB stay in the L2/L3 caches between im2col and the GEMM
 # (see the module docstring). For the ResNet-20 training step on one BLAS thread, 2-4 MB measured
 # best; 8 MB took 12% longer and 16 MB 10-30%.
 COLS_CHUNK_BYTES = 4 << 20
-_blas_libraries: list | None = None  # threadpoolctl's handles on the loaded BLAS, found once
-
-
-def blas_threads() -> int:
-    """Threads the BLAS libraries behind NumPy run a GEMM on now (1 when it cannot be read).
-
-    Read through threadpoolctl (a dependency), so ``threadpool_limits`` and the
-    ``OPENBLAS_NUM_THREADS``-style variables are both seen; a call costs about 5 us.
-    """
-    global _blas_libraries
-    if _blas_libraries is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl missing: assume one thread
-            _blas_libraries = []
-        else:
-            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    return max((lib.num_threads for lib in _blas_libraries), default=1)
-
-
-_pool: ThreadPoolExecutor | None = None  # the worker threads of for_each_chunk, made once
-_pool_workers = 0  # how many threads _pool has
-_Result = TypeVar("_Result")
-
-
-def _set_blas_threads(threads: int) -> None:
-    for lib in _blas_libraries or ():
-        lib.set_num_threads(threads)
-
-
-def for_each_chunk(work: Callable[[slice], _Result], parts: Sequence[slice]) -> list[_Result]:
-    """``[work(part) for part in parts]``, on as many threads as the BLAS has.
-
-    With one BLAS thread (or one chunk) the loop runs here. With T > 1, chunk i goes to thread
-    i mod T (this one and T - 1 pool workers), every GEMM on a one-thread BLAS for the duration
-    (restored after), so the T threads do not each start T BLAS threads. ``work`` must write
-    only its own chunk's slice of shared arrays (the batch axis), and takes its scratch columns
-    from per-thread storage (:func:`_scratch_array`). Results come back in ``parts``' order,
-    so sums over them do not depend on which thread finished first.
-    """
-    global _pool, _pool_workers
-    available = blas_threads()
-    threads = min(available, len(parts))
-    if threads <= 1:
-        return [work(part) for part in parts]
-
-    def share(k: int) -> list[_Result]:
-        return [work(part) for part in parts[k::threads]]
-
-    if _pool is None or _pool_workers < threads - 1:
-        _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="nnatlas-conv")
-        _pool_workers = threads - 1
-    _set_blas_threads(1)
-    try:
-        others = [_pool.submit(share, k) for k in range(1, threads)]
-        shares = [share(0)] + [future.result() for future in others]
-    finally:
-        _set_blas_threads(available)
-    results: list[_Result] = [None] * len(parts)  # type: ignore[list-item]
-    for k, done in enumerate(shares):
-        results[k::threads] = done
-    return results
-
-
 _scratch = threading.local()  # per thread: the storage every Conv2d takes its columns from
 
 
@@ -298,16 +233,24 @@ class Conv2d(Module):
             buf = self._buffers_by_use[use] = np.zeros(shape, dtype=dtype)
         return buf
 
-    def _pad_hw(self, use: str, x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
-        """``x`` with ``pad`` zeros on each side of its last two axes, in a reused buffer.
+    def _padded(
+        self, use: str, x: np.ndarray, pad: tuple[int, int]
+    ) -> tuple[np.ndarray, Callable[[slice], None]]:
+        """A reused buffer for ``x`` with ``pad`` zeros on each side of its last two axes, and
+        the function that copies the images of a chunk (a slice of axis 1) into it.
 
-        Callers pass ``x.transpose(1, 0, 2, 3)`` to move the batch to channels first in the
-        same copy. Shape: (A, B, H, W) -> (A, B, H + 2 pad_h, W + 2 pad_w).
+        Each chunk fills its own images inside :func:`for_each_chunk`, so the copy runs on all
+        threads. Callers pass ``x.transpose(1, 0, 2, 3)`` to move the batch to channels first in
+        the same copy. Shape: (A, B, H, W) -> (A, B, H + 2 pad_h, W + 2 pad_w).
         """
         a, b, h, w = x.shape
         xp = self._zeroed_buffer(use, (a, b, h + 2 * pad[0], w + 2 * pad[1]), x.dtype)
-        xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = x
-        return xp
+        inner = xp[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w]
+
+        def fill(part: slice) -> None:
+            inner[:, part] = x[:, part]
+
+        return xp, fill
 
     def _weight_groups(self) -> np.ndarray:
         """Shape: (C_out, C_in/G, kH, kW) -> (G, C_out/G, C_in/G * kH * kW), a view."""
@@ -346,11 +289,13 @@ class Conv2d(Module):
         ho, wo = conv_output_size(
             self.layer_name, (h, w), self.kernel_size, self.stride, self.padding, self.dilation
         )
-        xp = self._pad_hw("x_pad", x.transpose(1, 0, 2, 3), self.padding)  # (C_in, N, Hp, Wp)
+        # (C_in, N, Hp, Wp): each chunk copies its images in, channels first (in parallel).
+        xp, x_inner = self._padded("x_pad", x.transpose(1, 0, 2, 3), self.padding)
         out = np.empty((n, self.out_channels, ho, wo), dtype=dtype)  # (N, C_out, H_out, W_out)
         per_image = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * ho * wo
 
         def convolve(part: slice) -> None:
+            x_inner(part)
             cols = self._columns("cols", xp[:, part], self.stride, (ho, wo))  # (G, K, n P)
             out_cf = np.matmul(self._weight_groups(), cols)  # (G, C_out/G, n P)
             out[part] = out_cf.reshape(self.out_channels, -1, ho, wo).transpose(1, 0, 2, 3)
@@ -370,18 +315,23 @@ class Conv2d(Module):
         grad_out = np.asarray(grad_out, dtype=self.weight.data.dtype)
         if self.bias is not None:
             self.bias.accumulate(grad_out.sum(axis=(0, 2, 3)))
-        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out).
-        grad_cf = _scratch_array("grad_cf", (self.out_channels, n, ho, wo), grad_out.dtype)
-        grad_cf[...] = grad_out.transpose(1, 0, 2, 3)
         # Stride 1 allows the full-convolution route; it is cheaper when its columns (C_out per
         # input pixel) are not much larger than col2im's (C_in per output pixel) plus the adds.
         full_conv = (
             self.stride == (1, 1) and self.out_channels * h * w <= 2 * self.in_channels * ho * wo
         )
         if self.requires_input_grad and full_conv:
-            grad_x, grad_w = self._grads_full_conv(grad_cf, xp, (h, w))
+            grad_x, grad_w = self._grads_full_conv(grad_out, xp, (h, w))
             self.weight.accumulate(grad_w)
             return grad_x
+        # Channels first, as the columns: (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out).
+        grad_cf = _scratch_array("grad_cf", (self.out_channels, n, ho, wo), grad_out.dtype)
+        grad_t = grad_out.transpose(1, 0, 2, 3)
+
+        def to_channels_first(part: slice) -> None:
+            grad_cf[:, part] = grad_t[:, part]
+
+        for_each_chunk(to_channels_first, batch_parts(grad_out))
         self.weight.accumulate(self._weight_grad_from_input_columns(grad_cf, xp, per_image))
         if not self.requires_input_grad:
             return None
@@ -425,6 +375,7 @@ class Conv2d(Module):
         grad_g = grad_cf.reshape(g, -1, n, ho * wo)  # (G, C_out/G, N, P)
         w_t = self._weight_groups().transpose(0, 2, 1)  # (G, K, C_out/G)
         grad_xp = np.zeros((self.in_channels, n, h + 2 * ph, w + 2 * pw), dtype=grad_cf.dtype)
+        grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
         per_image = self.in_channels * kh * kw * ho * wo * grad_cf.itemsize
 
         def col2im(part: slice) -> None:
@@ -437,13 +388,14 @@ class Conv2d(Module):
                 for j in range(kw):
                     cols = _window(j * self.dilation[1], wo, self.stride[1])
                     grad_xp_part[:, :, rows, cols] += grad_cols[:, i, j]  # (C_in, n, Ho, Wo)
+            # The interior, back to (n, C_in, H, W), by this chunk's thread.
+            grad_x[part] = grad_xp_part[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
         for_each_chunk(col2im, self._chunks(n, per_image))
-        grad_x = grad_xp[:, :, ph : ph + h, pw : pw + w]  # (C_in, N, H, W)
-        return np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))  # (N, C_in, H, W)
+        return grad_x
 
     def _grads_full_conv(
-        self, grad_cf: np.ndarray, xp: np.ndarray, size: tuple[int, int]
+        self, grad_out: np.ndarray, xp: np.ndarray, size: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Stride 1: both gradients from one im2col of the gradient, padded by d (k - 1) - p.
 
@@ -462,10 +414,11 @@ class Conv2d(Module):
         i.e. ``cols_g @ x^T``, flipped back in space. The input's columns, which the weight
         gradient rebuilds at other strides, are not needed: one im2col per chunk instead of two.
 
-        Shape: grad_cf (C_out, N, H_out, W_out), channels first; xp (C_in, N, H_pad, W_pad), the
-        padded input -> ((N, C_in, H, W), (C_out, C_in/G, kH, kW))
+        Shape: grad_out (N, C_out, H_out, W_out); xp (C_in, N, H_pad, W_pad), the padded input
+        -> ((N, C_in, H, W), (C_out, C_in/G, kH, kW))
         """
-        n, g = grad_cf.shape[1], self.groups
+        n, g = grad_out.shape[0], self.groups
+        grad_cf = grad_out.transpose(1, 0, 2, 3)  # (C_out, N, H_out, W_out), a view
         (kh, kw), (dh, dw), (ph, pw), (h, w) = self.kernel_size, self.dilation, self.padding, size
         c_out_g, c_in_g = self.out_channels // g, self.in_channels // g
         # (C_out, C_in/G, kH, kW) -> (G, C_in/G, C_out/G * kH * kW), flipped in space.
@@ -478,11 +431,12 @@ class Conv2d(Module):
                 :, :, crop[0] : grad_cf.shape[2] - crop[0], crop[1] : grad_cf.shape[3] - crop[1]
             ]
             pad = (max(pad[0], 0), max(pad[1], 0))
-        gp = self._pad_hw("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
+        gp, grad_inner = self._padded("grad_pad", grad_cf, pad)  # (C_out, N, H + .., W + ..)
         grad_x = np.empty((n, self.in_channels, h, w), dtype=grad_cf.dtype)
         per_image = self.out_channels * kh * kw * h * w * grad_cf.itemsize
 
         def both_grads(part: slice) -> np.ndarray:
+            grad_inner(part)
             cols = self._columns("grad_cols", gp[:, part], (1, 1), (h, w))  # (G, C_out/G k k, n HW)
             grad_x_cf = np.matmul(w_flip, cols)  # (G, C_in/G, n H W)
             grad_x[part] = grad_x_cf.reshape(self.in_channels, -1, h, w).transpose(1, 0, 2, 3)
