@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from nnatlas.data.text.tokenize import CharTokenizer, WordTokenizer, get_tokenizer
+from nnatlas.data.text.tokenize import CharTokenizer, WordTokenizer, detokenize, get_tokenizer
 
 TEXT = "Don't panic, it's FINE!  State-of-the-art<br />results."
 
@@ -61,3 +61,21 @@ def test_get_tokenizer_and_bad_options() -> None:
 def test_tokenizers_pickle_for_dataloader_workers() -> None:
     tok = WordTokenizer(punctuation="strip")
     assert pickle.loads(pickle.dumps(tok))(TEXT) == tok(TEXT)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A man, in (blue) jeans, rides a bike.",
+        'Er sagt "hallo" und geht!',
+        "Is it 100%? Yes: [twice]...",
+        "Zwei Hunde spielen im Schnee.",
+    ],
+)
+def test_detokenize_undoes_the_split_of_punctuation(text: str) -> None:
+    assert detokenize(WordTokenizer(lower=False)(text)) == text
+
+
+def test_detokenize_keeps_spaces_around_unlisted_marks() -> None:
+    assert detokenize(["a", "-", "b", "&", "c"]) == "a - b & c"
+    assert detokenize([]) == ""

@@ -36,6 +36,9 @@ def test_a_translation_run_reports_bleu_with_its_signature(tmp_path: Path) -> No
     outputs = json.loads((tmp_path / "run" / "test_outputs.json").read_text())
     assert outputs["signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a")
     assert outputs["samples"][0]["reference"].endswith(".")  # scored against the raw text
+    # The outputs are detokenized ("un deux trois." not "un deux trois ."), as written.
+    samples = outputs["samples"]
+    assert sum(s["output"] == s["reference"].lower() for s in samples) >= 0.8 * len(samples)
     evaluated = tasks.evaluate(run.dir)
     assert evaluated["bleu"] == pytest.approx(test["bleu"])
     assert "signature" in evaluated.details

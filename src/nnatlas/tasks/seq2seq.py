@@ -176,10 +176,12 @@ class Seq2Seq(Task):
         self, run: Any, options: DataOptions, split: str, beam: int = 1, batch: int = 64
     ) -> dict[str, Any]:
         """Decode every source of a split and score the translations as a whole: corpus BLEU
-        (sacrebleu, 13a tokenization, its signature kept) and the share of exact matches.
+        (sacrebleu, 13a tokenization, its signature kept) of the detokenized outputs against the
+        raw reference sentences, and the share of exact matches.
 
         Returns:
-            ``{"bleu": float, "exact_match": float, "signature": str, "samples": [...]}``
+            ``{"bleu": float, "exact_match": float, "signature": str, "samples": [...],
+            "decoding": "greedy" | "beam N"}``
         """
         import sacrebleu
 
@@ -208,7 +210,8 @@ class Seq2Seq(Task):
             for (source, reference), output in list(zip(part.pairs, hypotheses, strict=True))[:10]
         ]
         return {"bleu": float(score.score), "exact_match": exact,
-                "signature": str(metric.get_signature()), "samples": samples}  # fmt: skip
+                "signature": str(metric.get_signature()), "samples": samples,
+                "decoding": "greedy" if beam == 1 else f"beam {beam}"}  # fmt: skip
 
     def predict(self, run: Any, input: str, *, beam: int = 1) -> Translation:
         """Translate a sentence (or the source of ``SPLIT:INDEX``, compared with its reference).

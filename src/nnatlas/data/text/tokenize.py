@@ -116,6 +116,34 @@ def _is_punctuation(char: str) -> bool:
     return unicodedata.category(char)[0] in "PS"
 
 
+# Marks written against the word before them ("fahrrad ." -> "fahrrad.") or after them.
+_NO_SPACE_BEFORE = set(".,;:!?%)]}»…")
+_NO_SPACE_AFTER = set("([{«¿¡")
+_QUOTES = set("\"„“”")
+
+
+def detokenize(words: list[str]) -> str:
+    """Words split by :class:`WordTokenizer` (``punctuation="split"``) -> running text, the
+    form a reference translation is written in, so that BLEU's own tokenizer sees both alike.
+
+        >>> detokenize(["ein", "mann", ",", "der", '"', "hallo", '"', "sagt", "."])
+        'ein mann, der "hallo" sagt.'
+
+    Straight double quotes alternate between opening and closing; everything the tables above
+    do not name keeps a space on both sides.
+    """
+    text, glue_next, quote_open = "", True, False
+    for word in words:
+        closing = word in _NO_SPACE_BEFORE or (word in _QUOTES and quote_open)
+        if not (glue_next or closing):
+            text += " "
+        text += word
+        glue_next = word in _NO_SPACE_AFTER
+        if word in _QUOTES:
+            glue_next, quote_open = not quote_open, not quote_open
+    return text
+
+
 def tokenizer_to_dict(tokenizer: Tokenizer) -> dict[str, object]:
     """A named tokenizer as plain values (``{"type": "word", "lower": True, ...}``), so a run
     can save it and :func:`tokenizer_from_dict` rebuild it.

@@ -19,7 +19,13 @@ import torch
 from nnatlas.data.text.batching import collate_pairs
 from nnatlas.data.text.pipeline import _load_raw, _make_loader, _truncate
 from nnatlas.data.text.readers import PairSplits
-from nnatlas.data.text.tokenize import CharTokenizer, Tokenizer, get_tokenizer
+from nnatlas.data.text.tokenize import (
+    CharTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    detokenize,
+    get_tokenizer,
+)
 from nnatlas.data.text.vocab import EOS_ID, Vocab
 
 
@@ -101,14 +107,19 @@ class TranslationData:
 
 def decode_until_eos(ids: torch.Tensor | list[int], vocab: Vocab, tokenizer: Tokenizer) -> str:
     """Decoder output ids -> text: stop at <eos>, skip reserved tokens, join characters as they
-    are and words with spaces (as ``tokenizer`` split them)."""
+    are and words as running text (punctuation against its word, :func:`detokenize`) where the
+    tokenizer split punctuation off, else with spaces."""
     tokens = []
     for i in ids:
         if int(i) == EOS_ID:
             break
         tokens.append(int(i))
     words = vocab.decode(tokens, skip_specials=True)
-    return ("" if isinstance(tokenizer, CharTokenizer) else " ").join(words)
+    if isinstance(tokenizer, CharTokenizer):
+        return "".join(words)
+    if isinstance(tokenizer, WordTokenizer) and tokenizer.punctuation == "split":
+        return detokenize(words)
+    return " ".join(words)
 
 
 def encode_pairs(
