@@ -49,7 +49,16 @@ def test_dates_train_eval_predict(tmp_path: Path, small_dates: None) -> None:
 
     result = runner.invoke(app, ["eval", str(runs / "d")])
     assert result.exit_code == 0, result.output
-    assert "accuracy" in result.output
+    assert "accuracy" in result.output and "decoded greedy" in result.output
+    greedy = _printed(result.output, "bleu")
+    result = runner.invoke(app, ["eval", str(runs / "d"), "--beam", "1"])
+    assert result.exit_code == 0, result.output
+    assert _printed(result.output, "bleu") == greedy  # beam 1 is greedy decoding
+    result = runner.invoke(app, ["eval", str(runs / "d"), "--beam", "3"])
+    assert result.exit_code == 0, result.output
+    assert "decoded beam 3" in result.output and 0.0 <= _printed(result.output, "bleu") <= 100.0
+    result = runner.invoke(app, ["eval", str(runs / "d"), "--beam", "0"])
+    assert result.exit_code == 2 and "--beam must be at least 1" in result.output
 
     result = runner.invoke(app, ["predict", str(runs / "d"), "september 27, 1994"])
     assert result.exit_code == 0, result.output
@@ -57,6 +66,21 @@ def test_dates_train_eval_predict(tmp_path: Path, small_dates: None) -> None:
     result = runner.invoke(app, ["predict", str(runs / "d"), "test:0"])
     assert result.exit_code == 0, result.output
     assert "reference: " in result.stdout
+
+
+def _printed(output: str, metric: str) -> float:
+    """The value of one metric in `nnatlas eval`'s table."""
+    match = re.search(rf"{metric}\s*│\s*([0-9.]+)", output)
+    assert match, output
+    return float(match.group(1))
+
+
+def test_beam_is_refused_for_a_classifier(tmp_path: Path) -> None:
+    args = ["train", "mlp", "--data", "moons", "--epochs", "1", "--runs-dir", str(tmp_path),
+            "--run-name", "m", "--quiet", "--no-tensorboard"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, ["eval", str(tmp_path / "m"), "--beam", "2"])
+    assert result.exit_code == 2 and "--beam is for translation runs" in result.output
 
 
 def test_a_classifier_on_sentence_pairs_is_refused(tmp_path: Path, small_dates: None) -> None:

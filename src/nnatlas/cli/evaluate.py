@@ -4,7 +4,9 @@ The run carries what rebuilds it (the model's name and arguments, the engine, th
 options, where its files were and the record of its preprocessing), so
 :func:`nnatlas.tasks.evaluate` preprocesses the data exactly as training did. Classifiers also
 print their confusion matrix; ``--report`` adds per-class precision, recall and F1 and the most
-confidently wrong examples, and saves them with the matrix as JSON and PNG.
+confidently wrong examples, and saves them with the matrix as JSON and PNG. Two or more
+classifier runs (``nnatlas eval RUN RUN ...``, e.g. seeds) print each one's metrics beside their
+ensemble's, the mean of their probabilities (:func:`nnatlas.tasks.ensemble_evaluate`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ MAX_PRINTED_CLASSES = 12  # a wider confusion matrix is saved with --report, not
 
 @app.command(name="eval")
 def evaluate(
-    run: Path = typer.Argument(..., help="a run folder (uses best.pt) or a checkpoint file"),  # noqa: B008
+    runs: list[Path] = typer.Argument(  # noqa: B008
+        ...,
+        help="a run folder (uses best.pt) or a checkpoint file; two or more classifier runs "
+        "are scored as an ensemble (the mean of their probabilities)",
+    ),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="dataset (default: the run's)"),  # noqa: B008, UP045
     data_root: Optional[str] = typer.Option(  # noqa: B008, UP045
         None, help="where the dataset is, when not where the run recorded it"
@@ -55,8 +61,13 @@ def evaluate(
     image_size: Optional[int] = typer.Option(  # noqa: B008, UP045
         None, help="with --model: resize the images (default: the dataset's size)"
     ),
+    beam: Optional[int] = typer.Option(  # noqa: B008, UP045
+        None, help="translation runs: the beam width BLEU decodes with (default 1, greedy)"
+    ),
 ) -> None:
-    """Evaluate a trained model on a split: loss and metrics; classifiers' confusion matrix."""
+    """Evaluate a trained model on a split: loss and metrics; classifiers' confusion matrix;
+    translation runs' corpus BLEU (sacrebleu, its signature printed), greedy or with --beam N.
+    Several runs (e.g. seeds): each one's metrics and their ensemble's."""
     from rich.console import Console
 
     import nnatlas.tasks as tasks
@@ -72,6 +83,20 @@ def evaluate(
                 raise UsageError(
                     f"--metrics: unknown {unknown}; choose from {', '.join(EXTRA_METRICS)}"
                 )
+        if len(runs) > 1:
+            given = {"--model": model, "--normalize": normalize, "--image-size": image_size,
+                     "--beam": beam, "--report": report or None}  # fmt: skip
+            stray = [option for option, value in given.items() if value is not None]
+            if stray:
+                raise UsageError(f"{', '.join(stray)}: for one run; an ensemble takes none")
+            ensemble = tasks.ensemble_evaluate(
+                runs, split, data=data, root=data_root, metrics=names, device=device
+            )
+        run = runs[0]
+    if len(runs) > 1:
+        _print_ensemble(console, runs, ensemble)
+        return
+    with exit_on_usage_error():
         if model is not None:
             if data is None:
                 raise UsageError("--model evaluates a weight file on a dataset: give --data")
@@ -87,7 +112,7 @@ def evaluate(
             loaded = tasks.load_run(run, device, root=data_root)
         if names is None:
             names = list(dict.fromkeys([*loaded.config.metric_names, "top5"]))
-        results = tasks.evaluate(loaded, split, data=data, metrics=names)
+        results = tasks.evaluate(loaded, split, data=data, metrics=names, beam=beam)
         classifier = loaded.task.name in CLASSIFIERS
         details = None
         if classifier and (report or len(loaded.record["classes"]) <= MAX_PRINTED_CLASSES):
@@ -97,7 +122,8 @@ def evaluate(
     print(f"{loaded.checkpoint}: {results.dataset}, {split} split, {results.examples} examples")
     console.print(_table(["metric", "value"], [(k, f"{v:.4f}") for k, v in results.items()]))
     if "signature" in results.details:  # how the BLEU score was computed, for comparisons
-        print(f"sacrebleu {results.details['signature']}")
+        decoding = results.details.get("decoding", "greedy")
+        print(f"sacrebleu {results.details['signature']}, decoded {decoding}")
     for path in results.details.get("written", []):  # a detector's PR curves and drawn boxes
         print(f"wrote {path}")
     if details is None:
@@ -131,6 +157,19 @@ def evaluate(
     )
     for path in details.save(folder):
         print(f"wrote {path}")
+
+
+def _print_ensemble(console: Any, runs: list[Path], ensemble: Any) -> None:
+    print(f"ensemble of {len(runs)} runs: {ensemble.dataset}, {ensemble.split} split, "
+          f"{ensemble.examples} examples")  # fmt: skip
+    for i, run in enumerate(runs, 1):
+        print(f"  {i}: {run}")
+    columns = ["metric", *map(str, range(1, len(runs) + 1)), "ensemble"]
+    rows = [
+        (name, *(f"{m[name]:.4f}" for m in ensemble.members), f"{value:.4f}")
+        for name, value in ensemble.items()
+    ]
+    console.print(_table(columns, rows))
 
 
 def _report_folder(data: str | None, split: str) -> str:

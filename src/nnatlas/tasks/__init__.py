@@ -33,6 +33,8 @@ _EXPORTS = {
     "normalizer": "image",
     "read_image": "image",
     "front_padded": "text",
+    "EnsembleEvaluation": "ensemble",
+    "ensemble_evaluate": "ensemble",
     "ClassificationReport": "report",
     "classification_report": "report",
     "ClassPrediction": "results",
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
         list_tasks,
         register_task,
     )
+    from nnatlas.tasks.ensemble import EnsembleEvaluation, ensemble_evaluate
     from nnatlas.tasks.image import normalizer, read_image
     from nnatlas.tasks.presets import Preset, preset_for, resolve_config
     from nnatlas.tasks.report import ClassificationReport, classification_report

@@ -17,6 +17,7 @@ vocabularies), ``last.pt`` / ``best.pt`` (which carry both too), the history, cu
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -586,6 +587,7 @@ def evaluate(
     root: str | None = None,
     metrics: Sequence[str] | None = None,
     device: str = "auto",
+    beam: int | None = None,
 ) -> Evaluation:
     """The loss and metrics of a trained run on one split of its dataset (or of another one).
 
@@ -597,12 +599,20 @@ def evaluate(
         root: a local copy of the dataset (default: the run's, for its own dataset).
         metrics: extra metrics (default: the run's ``config.metrics``).
         device: for a run given as a path.
+        beam: a translation run's beam width for its BLEU (default 1, greedy decoding).
     """
     run = _as_run(run, device)
+    decoding: dict[str, int] = {}
+    if beam is not None:
+        if "beam" not in inspect.signature(run.task.output_metrics).parameters:
+            raise TaskError(f"--beam is for translation runs; this run does {run.task.title}")
+        if beam < 1:
+            raise TaskError(f"--beam must be at least 1 (1 decodes greedily), got {beam}")
+        decoding["beam"] = beam
     options, tensors = split_tensors(run, split, data, root)
     names = list(metrics) if metrics is not None else None
     results = run.trainer.evaluate(tensors, names=names)
-    scored = run.task.output_metrics(run, options, split)
+    scored = run.task.output_metrics(run, options, split, **decoding)
     results.update({k: v for k, v in scored.items() if isinstance(v, float)})
     evaluation = Evaluation(results, options.name, split, len(tensors[0]))
     evaluation.details = {k: v for k, v in scored.items() if not isinstance(v, float)}
@@ -649,8 +659,6 @@ def predict(run: Run | str | Path, input: str, *, device: str = "cpu", **options
     Returns:
         A :class:`~nnatlas.tasks.results.ClassPrediction`, ``Generation`` or ``Translation``.
     """
-    import inspect
-
     run = _as_run(run, device)
     accepted = [
         name
