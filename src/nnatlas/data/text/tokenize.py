@@ -119,7 +119,7 @@ def _is_punctuation(char: str) -> bool:
 # Marks written against the word before them ("fahrrad ." -> "fahrrad.") or after them.
 _NO_SPACE_BEFORE = set(".,;:!?%)]}»…")
 _NO_SPACE_AFTER = set("([{«¿¡")
-_QUOTES = set("\"„“”")
+_QUOTES = set('"„“”')
 
 
 def detokenize(words: list[str]) -> str:
