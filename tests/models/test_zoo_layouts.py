@@ -86,4 +86,4 @@ def test_unknown_name_lists_close_matches_and_valid_names() -> None:
 
 def test_list_models_by_family() -> None:
     assert list_models("resnet_cifar") == ["resnet20", "resnet32", "resnet44", "resnet56"]
-    assert list_models("plain_cifar") == ["plain20", "plain32", "plain56"]
+    assert list_models("plain_cifar") == ["plain20", "plain32", "plain44", "plain56"]

@@ -32,6 +32,7 @@ PUBLISHED_PARAMS = {
     # A plain net is its ResNet minus the parameter-free option-A shortcuts: same count.
     "plain20": 269_722,
     "plain32": 464_154,
+    "plain44": 658_586,
     "plain56": 853_018,
     # LeNet-5 for 10 classes: 156 + 2,416 + 48,120 + 10,164 + 850.
     "lenet5": 61_706,

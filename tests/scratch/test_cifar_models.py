@@ -27,7 +27,7 @@ VISION = sorted(
     for name, check in check_registry._CHECKS.items()
     if check.run.__module__ == "nnatlas.bridge.checks_vision"
 )
-CIFAR = ["resnet20", "resnet32", "resnet44", "resnet56", "plain20", "plain32", "plain56"]
+CIFAR = ["resnet20", "resnet32", "resnet44", "resnet56", "plain20", "plain32", "plain44", "plain56"]
 
 
 def test_one_check_per_entry_of_the_checks_own_tables() -> None:

@@ -60,7 +60,7 @@ def test_the_registry_is_the_one_list_of_twins() -> None:
     # model of the learning path (the pretrained backbones of transfer learning have none).
     expected = [
         "alexnet", "alexnet_small", "gru_classifier", "gru_lm", "lenet5", "lenet5_1998",
-        "lstm_classifier", "lstm_lm", "mlp", "plain20", "plain32", "plain56", "resnet18",
+        "lstm_classifier", "lstm_lm", "mlp", "plain20", "plain32", "plain44", "plain56", "resnet18",
         "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "rnn_classifier",
         "rnn_lm", "seq2seq", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
         "vgg19", "vgg19_bn",

@@ -180,6 +180,12 @@ def plain32(**kwargs: object) -> CifarResNet:
 
 
 @register_model(family="plain_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
+def plain44(**kwargs: object) -> CifarResNet:
+    """Plain 44-layer CIFAR net: ResNet-44 without shortcuts."""
+    return _make(44, False, kwargs)
+
+
+@register_model(family="plain_cifar", default_input=(3, 32, 32), scratch_twin=SCRATCH_TWIN)
 def plain56(**kwargs: object) -> CifarResNet:
     """Plain 56-layer CIFAR net: ResNet-56 without shortcuts."""
     return _make(56, False, kwargs)
