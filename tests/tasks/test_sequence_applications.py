@@ -105,14 +105,37 @@ def test_the_step_carries_the_state_detached_and_evaluation_starts_from_zero() -
 def test_the_numpy_engine_trains_with_truncated_bptt_as_torch_does(tmp_path: Path) -> None:
     data = write_corpus(tmp_path / "verse.txt", repeats=32)
     options = {"embed_dim": 8, "hidden_size": 16, "num_layers": 1}
-    histories = [
+    runs = [
         tasks.train("lstm_lm", data, engine=engine, bptt=16, epochs=2, batch_size=4, lr=1e-2,
-                    model_options=options, run_dir=tmp_path / engine, **FAST).history
+                    model_options=options, run_dir=tmp_path / engine, **FAST)
         for engine in ("torch", "scratch")
     ]  # fmt: skip
     for key in ("train_loss", "val_loss"):
-        torch_values, numpy_values = ([row[key] for row in h] for h in histories)
+        torch_values, numpy_values = ([row[key] for row in run.history] for run in runs)
         np.testing.assert_allclose(numpy_values, torch_values, rtol=1e-4)
+    # The held-out text read as running text, state carried: the same in both engines.
+    streamed = [run.test_metrics["stream_loss"] for run in runs]
+    np.testing.assert_allclose(streamed[1], streamed[0], rtol=1e-4)
+
+
+def test_held_out_text_is_also_scored_as_running_text(tmp_path: Path) -> None:
+    from nnatlas.tasks.language import EVAL_STREAMS
+
+    data = write_corpus(tmp_path / "verse.txt", repeats=300)  # 24 test windows of 128
+    run = tasks.train("lstm_lm", data, epochs=1, batch_size=8, lr=2e-2, val_fraction=0.3,
+                      model_options=SMALL_LM, run_dir=tmp_path / "lm", **FAST)  # fmt: skip
+    x, y = run.task.load_split(run.options, run.record, "test")
+    streams, chunks = EVAL_STREAMS, len(x) // EVAL_STREAMS
+    assert chunks >= 2  # so the state is carried at least once
+    # Each stream's windows joined into one sequence, read in one call from a zero state.
+    joined_x = x[: streams * chunks].reshape(streams, chunks * x.shape[1])
+    joined_y = y[: streams * chunks].reshape(streams, chunks * y.shape[1])
+    with torch.no_grad():
+        logits, _ = run.model.eval()(joined_x, None)
+    expected = float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), joined_y.flatten()))
+    assert run.test_metrics["stream_loss"] == pytest.approx(expected, rel=1e-5)
+    assert run.test_metrics["stream_bits"] == pytest.approx(expected / np.log(2), rel=1e-5)
+    assert tasks.evaluate(run.dir)["stream_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_word_language_model(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ SEQ_LEN = 128  # characters per window (char-rnn's default is 50, nanoGPT's shak
 WORD_SEQ_LEN = 35  # words per window (Zaremba et al. 2014; PyTorch's word_language_model)
 WORD_MIN_FREQ = 2  # words seen once in training become <unk>, so the model learns <unk> too
 MIN_HELD_OUT = 0.02  # at least this share of the corpus is held out (validation + test)
+# Held-out text read as running text, in this many parallel streams (each starts from a zero
+# state once; the windows beyond a multiple of it, fewer than this many, are left out).
+EVAL_STREAMS = 8
 
 
 def _detached(state: Any) -> Any:
@@ -196,6 +199,28 @@ class LanguageModeling(Task):
 
     def step(self, config: Any) -> Any:
         return LanguageModelStep(config.label_smoothing)
+
+    def output_metrics(self, run: Any, options: DataOptions, split: str) -> dict[str, Any]:
+        """The split read as running text: the windows in the order of the text, the state
+        carried from one to the next (as char-rnn and Zaremba et al. evaluate), so only the
+        first characters of each of :data:`EVAL_STREAMS` streams are predicted without context.
+        The ``loss`` of the windows, each from a zero state, is the nanoGPT measure; this one,
+        ``stream_loss`` (nats per token) and ``stream_bits``, is the recurrent-model measure.
+        """
+        x, y = self.load_split(options, run.record, split)
+        trainer = run.trainer
+        batches = StreamBatches(x, y, min(EVAL_STREAMS, len(x)))
+        total, tokens, state = 0.0, 0, None
+        trainer.model.eval()
+        with trainer.no_grad():
+            for xb, _, yb in batches:
+                xb, yb = trainer.to_device((xb, yb))
+                logits, state = trainer.model(xb, state)  # (B, T, V), carried to the next
+                count = int(yb.numel() if isinstance(yb, torch.Tensor) else yb.size)
+                total += float(trainer.losses.cross_entropy(logits, yb)) * count
+                tokens += count
+        loss = total / max(tokens, 1)
+        return {"stream_loss": loss, "stream_bits": loss / float(np.log(2))}
 
     def predict(
         self,
