@@ -130,7 +130,9 @@ def detokenize(words: list[str]) -> str:
         'ein mann, der "hallo" sagt.'
 
     Straight double quotes alternate between opening and closing; everything the tables above
-    do not name keeps a space on both sides.
+    do not name keeps a space on both sides. The rules are English and German ones: French's
+    space before ``!``, ``?``, ``:`` and ``;`` is not restored (BLEU's 13a tokenizer splits those
+    marks off either way).
     """
     text, glue_next, quote_open = "", True, False
     for word in words:
