@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from nnatlas.tasks.base import TaskError
+from nnatlas.tasks.report import CLASSIFIER_TASKS, split_probabilities
 from nnatlas.tasks.run import Evaluation, Run, _as_run, split_tensors
 from nnatlas.train.metrics import MetricAccumulator
 
-CLASSIFIER_TASKS = ("image_classification", "tabular_classification", "text_classification")
 # The data options that choose which examples land in which split.
 SPLIT_OPTIONS = ("val_fraction", "seed", "limit", "limit_per_class")
 
@@ -33,23 +33,6 @@ class EnsembleEvaluation(Evaluation):
     def __init__(self, metrics: dict[str, float], dataset: str, split: str, examples: int) -> None:
         super().__init__(metrics, dataset, split, examples)
         self.members: list[dict[str, float]] = []
-
-
-def split_probabilities(run: Run, tensors: tuple[Any, ...]) -> np.ndarray:
-    """A classifier's class probabilities for every example of a split (eval mode, and the
-    run's test-time flips when it was trained with ``--flip-tta``).
-
-    Shape: tensors (inputs..., targets (N,)) -> (N, C), float64
-    """
-    import torch
-
-    *inputs, targets = tensors
-    batch = run.config.eval_batch_size or 4 * run.config.batch_size
-    parts = [
-        torch.softmax(run.trainer.infer(*(x[i : i + batch] for x in inputs)), dim=-1)
-        for i in range(0, len(targets), batch)
-    ]
-    return torch.cat(parts).double().numpy()
 
 
 def ensemble_evaluate(

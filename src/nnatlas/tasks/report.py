@@ -18,6 +18,8 @@ import numpy as np
 
 from nnatlas.tasks.base import TaskError
 
+CLASSIFIER_TASKS = ("image_classification", "tabular_classification", "text_classification")
+
 
 @dataclass
 class ClassificationReport:
@@ -127,6 +129,23 @@ def plot_confusion(report: ClassificationReport, path: Path) -> Path:
     return path
 
 
+def split_probabilities(run: Any, tensors: tuple[Any, ...]) -> np.ndarray:
+    """A classifier run's class probabilities for every example of a split (eval mode, and the
+    run's test-time flips when it was trained with ``--flip-tta``), in eval-sized batches.
+
+    Shape: tensors (inputs..., targets (N,)) -> (N, C), float64
+    """
+    import torch
+
+    *inputs, targets = tensors
+    batch = run.config.eval_batch_size or 4 * run.config.batch_size
+    parts = [
+        torch.softmax(run.trainer.infer(*(x[i : i + batch] for x in inputs)), dim=-1)
+        for i in range(0, len(targets), batch)
+    ]
+    return torch.cat(parts).double().numpy()
+
+
 def classification_report(
     run: Any,
     split: str = "test",
@@ -146,32 +165,23 @@ def classification_report(
     Raises:
         TaskError: for a run that is not a classifier (a language model, seq2seq).
     """
-    import torch
-
     from nnatlas.tasks.run import _as_run, split_tensors
 
     run = _as_run(run, device)
-    if run.task.name not in ("image_classification", "tabular_classification",
-                             "text_classification"):  # fmt: skip
+    if run.task.name not in CLASSIFIER_TASKS:
         raise TaskError(
             f"--report is for classifiers; this run does {run.task.title} (its metrics are "
             "in `nnatlas eval`)"
         )
     options, tensors = split_tensors(run, split, data, root)
     *inputs, targets = tensors
-    batch = run.config.eval_batch_size or 4 * run.config.batch_size
-    probs = torch.cat(
-        [
-            torch.softmax(run.trainer.infer(*(x[i : i + batch] for x in inputs)), dim=-1)
-            for i in range(0, len(targets), batch)
-        ]
-    )  # (N, C)
+    probs = split_probabilities(run, tensors)  # (N, C)
     classes = [str(c) for c in run.record["classes"]]
-    predicted = probs.argmax(dim=1).numpy()
+    predicted = probs.argmax(axis=1)
     truth = targets.numpy()
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
-    confidence = probs.max(dim=1).values.numpy()
+    confidence = probs.max(axis=1)
     wrong_rows = np.flatnonzero(predicted != truth)
     wrong_rows = wrong_rows[np.argsort(-confidence[wrong_rows], kind="stable")][:top_wrong]
     wrong = []
