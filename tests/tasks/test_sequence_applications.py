@@ -68,6 +68,19 @@ def test_a_character_lm_learns_a_tiny_corpus_with_and_without_truncated_bptt(
     assert text == " more lovely and more "
 
 
+def test_seq_len_sets_the_window_of_training_and_of_the_held_out_splits(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path / "verse.txt")
+    run = tasks.train("lstm_lm", data, seq_len=24, epochs=1, batch_size=8,
+                      model_options=SMALL_LM, run_dir=tmp_path / "lm", **FAST)  # fmt: skip
+    assert run.record["seq_len"] == 24 and run.record["input_shape"] == [24]
+    for split in ("val", "test"):
+        x, y = run.task.load_split(run.options, run.record, split)
+        assert x.shape[1] == 24 and torch.equal(x[:, 1:], y[:, :-1])
+    with pytest.raises(NnatlasError, match="--seq-len"):
+        tasks.train("lstm_classifier", write_reviews(tmp_path / "r.csv"), seq_len=24,
+                    run_dir=tmp_path / "clf", **FAST)  # fmt: skip
+
+
 def test_truncated_bptt_batches_continue_row_by_row() -> None:
     ids = torch.arange(41)
     x, y = ids[:40].view(10, 4), ids[1:41].view(10, 4)  # 10 consecutive windows of 4
@@ -220,8 +233,8 @@ odd = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.float
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["tokenizer", "bptt", "min_freq", "max_size", "max_len",
-                                        "truncate_side", "reverse_pairs"]), odd))  # fmt: skip
+@given(st.dictionaries(st.sampled_from(["tokenizer", "bptt", "seq_len", "min_freq", "max_size",
+                                        "max_len", "truncate_side", "reverse_pairs"]), odd))  # fmt: skip
 def test_sequence_data_options_build_or_raise_our_error(values: dict) -> None:
     try:
         options = DataOptions("sst2", **values)
@@ -230,7 +243,7 @@ def test_sequence_data_options_build_or_raise_our_error(values: dict) -> None:
     assert options.tokenizer in (None, "char", "word")
     assert options.truncate_side in (None, "pre", "post")
     assert isinstance(options.reverse_pairs, bool)
-    for name in ("bptt", "min_freq", "max_size", "max_len"):
+    for name in ("bptt", "seq_len", "min_freq", "max_size", "max_len"):
         value = getattr(options, name)
         assert value is None or (type(value) is int and 1 <= value <= 10**7)
 

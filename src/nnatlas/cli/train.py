@@ -28,8 +28,8 @@ from nnatlas.train.config import TrainConfig
 # The sequence applications' data options (language models, word vocabularies, sentence pairs),
 # passed to tasks.train by name beside options_file.READING.
 SEQUENCE_READING = (
-    "tokenizer", "bptt", "min_freq", "max_size", "max_len", "truncate_side", "reverse_pairs",
-    "word_vectors",
+    "tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len", "truncate_side",
+    "reverse_pairs", "word_vectors",
 )  # fmt: skip
 
 
@@ -113,6 +113,11 @@ def train(
         None,
         help="language models: truncated BPTT over consecutive chunks of N tokens, the hidden "
         "state carried between them (default: shuffled windows, each from a zero state)",
+    ),
+    seq_len: int | None = typer.Option(
+        None,
+        help="language models: tokens per window, the context each held-out window gives "
+        "(default 128 characters, 35 words; nanoGPT's shakespeare_char: 256)",
     ),
     min_freq: int | None = typer.Option(
         None, help="word vocabularies: words seen fewer times in training become <unk>"
@@ -231,7 +236,9 @@ def train(
     given.update(val_fraction=val_fraction, data_root=data_root, image_size=image_size)
     given.update(channels=channels, text_column=text_column, label_column=label_column)
     given.update(encoding=encoding, limit=limit, **options)
-    given.update(tokenizer=tokenizer, bptt=bptt, min_freq=min_freq, max_size=max_size)
+    given.update(
+        tokenizer=tokenizer, bptt=bptt, seq_len=seq_len, min_freq=min_freq, max_size=max_size
+    )
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     given.update(word_vectors=word_vectors)
     model_options = None

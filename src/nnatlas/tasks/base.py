@@ -48,6 +48,7 @@ OPTION_FLAGS = {
     "word_vectors": "--word-vectors",
     "tokenizer": "--tokenizer",
     "bptt": "--bptt",
+    "seq_len": "--seq-len",
     "min_freq": "--min-freq",
     "max_size": "--max-size",
     "max_len": "--max-len",
@@ -90,6 +91,8 @@ class DataOptions:
         bptt: language models: train by truncated backpropagation through time on consecutive
             chunks of this many tokens, the hidden state carried (detached) from one chunk to
             the next; ``None`` trains on shuffled independent windows.
+        seq_len: language models: tokens per window, the context a held-out window gives
+            (default 128 characters or 35 words; nanoGPT's shakespeare_char uses 256).
         min_freq, max_size: word vocabularies: tokens seen fewer times in training become
             ``<unk>``; keep at most ``max_size`` entries (the 4 reserved tokens included).
         max_len: text classification: tokens kept per text (default: the dataset's).
@@ -114,6 +117,7 @@ class DataOptions:
     word_vectors: str | None = None
     tokenizer: str | None = None
     bptt: int | None = None
+    seq_len: int | None = None
     min_freq: int | None = None
     max_size: int | None = None
     max_len: int | None = None
@@ -124,7 +128,7 @@ class DataOptions:
         import codecs
 
         whole = ("image_size", "channels", "limit", "limit_per_class")
-        for name in (*whole, "bptt", "min_freq", "max_size", "max_len"):
+        for name in (*whole, "bptt", "seq_len", "min_freq", "max_size", "max_len"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be a whole number, got {value!r}")
@@ -140,7 +144,13 @@ class DataOptions:
                 )
         if not isinstance(self.reverse_pairs, bool):
             raise TaskError(f"--reverse-pairs must be true or false, got {self.reverse_pairs!r}")
-        for name, low in (("bptt", 1), ("min_freq", 1), ("max_size", 5), ("max_len", 1)):
+        for name, low in (
+            ("bptt", 1),
+            ("seq_len", 1),
+            ("min_freq", 1),
+            ("max_size", 5),
+            ("max_len", 1),
+        ):
             value = getattr(self, name)
             if value is not None and not low <= value <= 10**7:
                 raise TaskError(

@@ -3,8 +3,9 @@
 The corpus is read as characters (the default) or words (``tokenizer="word"``). Its contiguous
 tail (``val_fraction``, at least 2%) is held out and halved into validation and test, so no
 test token was seen in training. Each split becomes non-overlapping windows of
-:data:`SEQ_LEN` characters (:data:`WORD_SEQ_LEN` words), ``x`` and ``y = x`` shifted by one; a
-language model then "classifies" the next token, so accuracy and perplexity apply unchanged.
+:data:`SEQ_LEN` characters (:data:`WORD_SEQ_LEN` words; ``seq_len`` tokens when given), ``x``
+and ``y = x`` shifted by one; a language model then "classifies" the next token, so accuracy
+and perplexity apply unchanged.
 
 Training takes the windows in a shuffled order, each from a zero state (the nanoGPT way), or,
 with ``bptt=T``, by truncated backpropagation through time (Williams & Peng 1990; Zaremba et
@@ -108,7 +109,7 @@ class LanguageModeling(Task):
     title = "language modelling"
     model_kinds = ("lm",)
     default_model = "lstm_lm"
-    data_options = ("encoding", "limit", "tokenizer", "bptt", "min_freq", "max_size")
+    data_options = ("encoding", "limit", "tokenizer", "bptt", "seq_len", "min_freq", "max_size")
 
     def _corpus(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
         from nnatlas.data import Vocab, get_spec, load_lm_corpus, tokenizer_from_dict
@@ -163,7 +164,7 @@ class LanguageModeling(Task):
         from nnatlas.data import tokenizer_to_dict
 
         corpus = self._corpus(options)
-        seq_len = WORD_SEQ_LEN if options.tokenizer == "word" else SEQ_LEN
+        seq_len = options.seq_len or (WORD_SEQ_LEN if options.tokenizer == "word" else SEQ_LEN)
         windows = self._windows(corpus, seq_len, options.limit, options.bptt)
         record = {
             "classes": list(corpus.vocab.itos),  # what each logit predicts

@@ -164,6 +164,7 @@ def train(
     word_vectors: str | None = None,
     tokenizer: str | None = None,
     bptt: int | None = None,
+    seq_len: int | None = None,
     min_freq: int | None = None,
     max_size: int | None = None,
     max_len: int | None = None,
@@ -188,8 +189,8 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors, tokenizer, bptt, min_freq, max_size, max_len, truncate_side,
-        reverse_pairs: how the data is read (see
+        normalize, word_vectors, tokenizer, bptt, seq_len, min_freq, max_size, max_len,
+        truncate_side, reverse_pairs: how the data is read (see
             :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
             in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
@@ -213,7 +214,7 @@ def train(
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
     reading.update(limit_per_class=limit_per_class, normalize=normalize)
     reading.update(word_vectors=word_vectors, tokenizer=tokenizer, bptt=bptt)
-    reading.update(min_freq=min_freq, max_size=max_size, max_len=max_len)
+    reading.update(seq_len=seq_len, min_freq=min_freq, max_size=max_size, max_len=max_len)
     reading.update(truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     notes = _fit_inputs_to_weights(entry, model_options or {}, reading)
     dataset = data_options(
