@@ -232,9 +232,12 @@ odd = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.float
                 st.text(max_size=6), st.sampled_from(["char", "word", "pre", "post"]))  # fmt: skip
 
 
+SEQUENCE_OPTION_NAMES = ["tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len",
+                         "truncate_side", "reverse_pairs"]  # fmt: skip
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["tokenizer", "bptt", "seq_len", "min_freq", "max_size",
-                                        "max_len", "truncate_side", "reverse_pairs"]), odd))  # fmt: skip
+@given(st.dictionaries(st.sampled_from(SEQUENCE_OPTION_NAMES), odd))
 def test_sequence_data_options_build_or_raise_our_error(values: dict) -> None:
     try:
         options = DataOptions("sst2", **values)
