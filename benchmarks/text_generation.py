@@ -7,9 +7,11 @@ the wall time (data loading and testing included) and the command that reproduce
 ../shared/data/tinyshakespeare (or the file at --data text:PATH).
 
 Run: ``python benchmarks/text_generation.py [--model lstm_lm] [--engine torch] [--epochs 3]
-[--hidden 256] [--layers 2] [--lr 3e-3] [--batch-size 64] [--bptt 64] [--tokenizer word]``
+[--hidden 256] [--layers 2] [--lr 3e-3] [--batch-size 64] [--bptt 64] [--seq-len 256]
+[--tokenizer word]``
 (``--bptt T``: truncated BPTT, the hidden state carried between consecutive chunks of T tokens;
-``--tokenizer word``: a word-level model, its loss per word).
+``--seq-len N``: windows of N tokens, for training and the held-out loss; ``--tokenizer word``:
+a word-level model, its loss per word).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--scheduler", default=None)
     parser.add_argument("--bptt", type=int, default=None)
+    parser.add_argument("--seq-len", type=int, default=None, help="window length (nanoGPT: 256)")
     parser.add_argument("--tokenizer", default=None, choices=["char", "word"])
     args = parser.parse_args()
     model_options = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
@@ -46,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         run = tasks.train(args.model, args.data, engine=args.engine, run_dir=folder,
                           model_options=model_options, quiet=True, bptt=args.bptt,
-                          tokenizer=args.tokenizer, **options)  # fmt: skip
+                          seq_len=args.seq_len, tokenizer=args.tokenizer, **options)  # fmt: skip
         seconds = time.perf_counter() - start
         val = tasks.evaluate(run, "val")
     test = run.test_metrics
@@ -54,7 +57,7 @@ def main() -> None:
     windows = val.examples, len(run.task.load_split(run.options, run.record, "test")[0])
     loss = (val["loss"] * windows[0] + test["loss"] * windows[1]) / sum(windows)
     stream = (val["stream_loss"] * windows[0] + test["stream_loss"] * windows[1]) / sum(windows)
-    reading = {"bptt": args.bptt, "tokenizer": args.tokenizer}
+    reading = {"bptt": args.bptt, "seq_len": args.seq_len, "tokenizer": args.tokenizer}
     flags = " ".join(f"--{k.replace('_', '-')} {v}"
                      for k, v in {**options, **reading}.items() if v is not None)  # fmt: skip
     flags += "".join(f" --model-option {k}={v}" for k, v in model_options.items())

@@ -8,7 +8,11 @@ sequence runs step by step through small autograd operations; the profiler shows
 of the packed input. A batch of texts of one length is not packed and takes the fused oneDNN
 kernel (``aten::mkldnn_rnn_layer``). "shuffled" here is the old batching (the model code packs
 it exactly as before), "bucketed" the new one (:class:`nnatlas.train.TensorLoader`
-``bucket_by``).
+``bucket_by``). Since 2026-12-03 the bucketed rounds also take the optimizer as the Trainer
+builds it (:func:`nnatlas.train.optimizers.build_optimizer`: PyTorch's fused Adam, one pass over
+the 1.47M embedding weights instead of six), the shuffled rounds the default ``torch.optim.Adam``
+the Trainer used before; ``--same-optimizer`` gives both the default one, to see the batching's
+share alone.
 
 Each round runs ``--steps`` optimizer steps (Adam, clipping at 1, the batch cut to its longest
 text as :class:`nnatlas.tasks.text.TextStep` cuts it) of each batching in turn, so a change in
@@ -16,7 +20,7 @@ the shared machine's load hits both; samples/s = samples / seconds of the round 
 in size and length, so steps are not comparable one by one), median over the rounds.
 
 Run: ``python benchmarks/text_throughput.py [--threads 1] [--old-threads 2] [--rounds 5]
-[--steps 100] [--models lstm,bilstm]``; needs ../shared/data/sst2.
+[--steps 100] [--models lstm,bilstm] [--same-optimizer]``; needs ../shared/data/sst2.
 """
 
 from __future__ import annotations
@@ -34,13 +38,18 @@ from nnatlas.tasks.base import DataOptions
 from nnatlas.tasks.text import TextClassification
 from nnatlas.threads import configure_threads
 from nnatlas.train import TensorLoader
+from nnatlas.train.optimizers import build_optimizer
 
 MODELS = {"lstm": {}, "bilstm": {"bidirectional": True}}
 
 
-def round_samples_per_second(model, loader: TensorLoader, steps: int) -> float:
-    """Samples per second over ``steps`` training steps from a fresh epoch of ``loader``."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+def round_samples_per_second(model, loader: TensorLoader, steps: int, fused: bool) -> float:
+    """Samples per second over ``steps`` training steps from a fresh epoch of ``loader``
+    (``fused``: Adam as the Trainer builds it now, else the default ``torch.optim.Adam``)."""
+    if fused:
+        optimizer = build_optimizer("adam", model.parameters(), lr=2e-3)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
     batches = iter(loader)
     samples, start = 0, time.perf_counter()
@@ -71,6 +80,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--data-root", default=None, help="folder of sst2 (default: found)")
+    parser.add_argument(
+        "--same-optimizer",
+        action="store_true",
+        help="the default torch.optim.Adam in both batchings (the batching's share alone)",
+    )
     args = parser.parse_args()
 
     threads = configure_threads(args.threads, engine="torch")
@@ -88,7 +102,8 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {old_threads} thread(s) shuffled, {threads} bucketed; "
         f"SST-2 train {len(y):,} texts "
-        f"(mean length {lengths.float().mean():.1f}), batch {args.batch_size}; "
+        f"(mean length {lengths.float().mean():.1f}), batch {args.batch_size}; Adam "
+        f"{'default in both' if args.same_optimizer else 'default shuffled, fused bucketed'}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     for name in args.models.split(","):
@@ -104,7 +119,8 @@ def main() -> None:
                     padding_idx=facts["padding_idx"],
                     **MODELS[name],
                 )
-                results[kind].append(round_samples_per_second(model, loader, args.steps))
+                fused = kind == "bucketed" and not args.same_optimizer
+                results[kind].append(round_samples_per_second(model, loader, args.steps, fused))
         old, new = (statistics.median(results[kind]) for kind in ("shuffled", "bucketed"))
         spread = {k: f"{min(v):.0f}-{max(v):.0f}" for k, v in results.items()}
         print(
