@@ -147,3 +147,12 @@ def test_coverage_without_eval_uses_training_tokens() -> None:
     (row,) = table.rows
     assert row.oov_rate == pytest.approx(1 - row.coverage) and row.oov_rate == pytest.approx(3 / 14)
     assert row.types_kept == pytest.approx(5 / 8)
+
+
+def test_extended_appends_missing_words_and_keeps_every_id() -> None:
+    vocab = Vocab.build([["a", "b", "a"]])
+    wider = vocab.extended(["b", "c", "d", "c"])
+    assert wider.itos == vocab.itos + ["c", "d"]  # "b" is there already, "c" is listed twice
+    assert all(wider[t] == vocab[t] for t in vocab.itos)
+    assert wider.counts == vocab.counts  # an added word was never counted in training
+    assert wider.encode(["d", "zzz"]) == [wider["d"], wider.unk_id]

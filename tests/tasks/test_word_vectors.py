@@ -71,3 +71,38 @@ def test_the_command_takes_word_vectors_and_prints_the_coverage(tmp_path: Path) 
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "5 of the vocabulary's 7 words have a vector" in result.output
+
+
+def test_vectors_vocab_gives_words_training_never_shows_their_vector(tmp_path: Path) -> None:
+    words = ["great", "film", "superb", "dull", "the", "mess", "tedious"]
+    vectors = write_glove(tmp_path / "glove", words)
+    rows = ["text,label"] + ["great film,pos", "a dull mess,neg", "the great unknown,pos"] * 12
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    common = dict(epochs=2, quiet=True, tensorboard=False, threads=1, lr=0.05)
+    glove = f"glove:{tmp_path / 'glove'}"
+    data = f"csv:{tmp_path / 'r.csv'}"
+    plain = tasks.train(
+        "lstm_classifier", data, word_vectors=glove, run_dir=tmp_path / "a", **common
+    )
+    run = tasks.train(
+        "lstm_classifier", data, word_vectors=glove, vectors_vocab=6, run_dir=tmp_path / "b",
+        **common,
+    )  # fmt: skip
+    itos = run.record["vocab"]["itos"]
+    # The training vocabulary keeps its ids; the vectors' first 6 words it lacks come after.
+    assert itos == plain.record["vocab"]["itos"] + ["superb"]
+    weight = run.model.embedding.weight.detach()
+    # No text shows "superb", so no gradient reaches its row: it reads as GloVe's vector ...
+    np.testing.assert_array_equal(weight[itos.index("superb")].numpy(), vectors[2])
+    # ... while the words training shows were fine-tuned away from theirs.
+    assert not np.allclose(weight[itos.index("great")].numpy(), vectors[0])
+    assert "tedious" not in itos  # the 7th word: beyond --vectors-vocab 6
+    notes = " ".join(run.trainer.extra["notes"])
+    assert "--vectors-vocab 6: 1 word of" in notes
+    assert "superb" in tasks.load_run(tmp_path / "b").record["vocab"]["itos"]
+
+
+def test_vectors_vocab_without_word_vectors_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("text,label\ngreat film,pos\ndull,neg\n")
+    with pytest.raises(tasks.TaskError, match="give them with --word-vectors"):
+        tasks.train("lstm_classifier", f"csv:{tmp_path / 'r.csv'}", vectors_vocab=10, epochs=1)

@@ -29,7 +29,7 @@ from nnatlas.train.config import TrainConfig
 # passed to tasks.train by name beside options_file.READING.
 SEQUENCE_READING = (
     "tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len", "truncate_side",
-    "reverse_pairs", "word_vectors",
+    "reverse_pairs", "word_vectors", "vectors_vocab",
 )  # fmt: skip
 
 
@@ -126,6 +126,11 @@ def train(
         None,
         help="text classifiers: start the embedding from pretrained word vectors: glove-6b-50d "
         "(`make glove`) or glove:FOLDER in its format; the header prints the vocabulary coverage",
+    ),
+    vectors_vocab: int | None = typer.Option(
+        None,
+        help="text classifiers: also give the N most frequent words of --word-vectors a row, so "
+        "words the training texts never show keep their vector instead of <unk> (SST-2: 100000)",
     ),
     max_size: int | None = typer.Option(
         None, help="word vocabularies: at most N entries, the 4 reserved tokens included"
@@ -240,7 +245,7 @@ def train(
         tokenizer=tokenizer, bptt=bptt, seq_len=seq_len, min_freq=min_freq, max_size=max_size
     )
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
-    given.update(word_vectors=word_vectors)
+    given.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab)
     model_options = None
     with exit_on_usage_error():
         if config is not None:

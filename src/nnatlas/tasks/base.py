@@ -46,6 +46,7 @@ OPTION_FLAGS = {
     "limit_per_class": "--limit-per-class",
     "normalize": "--normalize",
     "word_vectors": "--word-vectors",
+    "vectors_vocab": "--vectors-vocab",
     "tokenizer": "--tokenizer",
     "bptt": "--bptt",
     "seq_len": "--seq-len",
@@ -86,6 +87,9 @@ class DataOptions:
             backbone's), instead of the training split's own statistics.
         word_vectors: texts: pretrained word vectors that start the embedding
             (``"glove-6b-50d"``, or ``"glove:FOLDER"``).
+        vectors_vocab: texts: also give the ``vectors_vocab`` most frequent words of
+            ``word_vectors`` a row of the vocabulary, so held-out words the training texts
+            never show read as their pretrained vector instead of ``<unk>``.
         tokenizer: language models: ``"char"`` (default) or ``"word"`` (lower-cased words,
             punctuation split off).
         bptt: language models: train by truncated backpropagation through time on consecutive
@@ -115,6 +119,7 @@ class DataOptions:
     limit_per_class: int | None = None
     normalize: list[list[float]] | None = None
     word_vectors: str | None = None
+    vectors_vocab: int | None = None
     tokenizer: str | None = None
     bptt: int | None = None
     seq_len: int | None = None
@@ -127,7 +132,7 @@ class DataOptions:
     def __post_init__(self) -> None:
         import codecs
 
-        whole = ("image_size", "channels", "limit", "limit_per_class")
+        whole = ("image_size", "channels", "limit", "limit_per_class", "vectors_vocab")
         for name in (*whole, "bptt", "seq_len", "min_freq", "max_size", "max_len"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -150,12 +155,18 @@ class DataOptions:
             ("min_freq", 1),
             ("max_size", 5),
             ("max_len", 1),
+            ("vectors_vocab", 1),
         ):
             value = getattr(self, name)
             if value is not None and not low <= value <= 10**7:
                 raise TaskError(
                     f"{OPTION_FLAGS[name]} must be between {low} and 10,000,000, got {value}"
                 )
+        if self.vectors_vocab is not None and self.word_vectors is None:
+            raise TaskError(
+                "--vectors-vocab adds words of the pretrained word vectors to the vocabulary; "
+                "give them with --word-vectors (e.g. --word-vectors glove-6b-50d)"
+            )
         if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)):
             raise TaskError(f"--val-fraction must be a number, got {self.val_fraction!r}")
         if self.normalize is not None:

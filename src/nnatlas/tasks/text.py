@@ -45,6 +45,22 @@ def vocab_record(vocab: Any) -> dict[str, Any]:
     return {**vocab.to_dict(), "counts": {}}
 
 
+def unseen_words_note(encoded: Any, options: DataOptions) -> str:
+    """What ``--vectors-vocab`` added: the words training never shows, and the share of the
+    test split's tokens that read as their pretrained vector instead of ``<unk>``."""
+    vocab = encoded.vocab
+    specials = set(vocab.specials)
+    unseen = torch.tensor([w not in specials and not vocab.counts.get(w) for w in vocab.itos])
+    tokens = torch.cat(encoded.test.ids) if encoded.test.ids else torch.zeros(0, dtype=torch.long)
+    share = float(unseen[tokens].double().mean()) if len(tokens) else 0.0
+    added = int(unseen.sum())
+    return (
+        f"--vectors-vocab {options.vectors_vocab:,}: {added:,} word{'s' * (added != 1)} of "
+        f"{options.word_vectors} that training never shows were added; {share:.1%} of the "
+        "test tokens read as their vector instead of <unk>"
+    )
+
+
 class TextStep(ClassificationStep):
     """Cross-entropy over a batch of texts padded at the end, with their lengths: the batch
     is cut to its own longest text first (less padding to run through), and the recurrent
@@ -71,7 +87,7 @@ class TextClassification(Task):
     default_model = "lstm_classifier"
     data_options = (
         "text_column", "label_column", "encoding", "limit", "limit_per_class", "word_vectors",
-        "min_freq", "max_size", "max_len", "truncate_side",
+        "vectors_vocab", "min_freq", "max_size", "max_len", "truncate_side",
     )  # fmt: skip
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
@@ -90,6 +106,11 @@ class TextClassification(Task):
                 "tokenizer": tokenizer_from_dict(record["tokenizer"]),
                 "truncate_side": record.get("truncate_side", "post"),
             }
+        if record is None and options.vectors_vocab:
+            from nnatlas.data import load_word_vectors
+
+            vectors = load_word_vectors(options.word_vectors)
+            reuse["extra_words"] = vectors.most_frequent(options.vectors_vocab)
         names = ("text_column", "label_column", "encoding")
         reader = options.reader_options(get_spec(options.name), names)
         return load_text_classification(
@@ -163,6 +184,8 @@ class TextClassification(Task):
             facts["embed_dim"] = vectors.dim
             initial["embedding.weight"] = torch.from_numpy(matrix)
             notes.append(f"{options.word_vectors}: {coverage}")
+            if options.vectors_vocab:
+                notes.append(unseen_words_note(encoded, options))
         train = limit_rows(train, options.limit, options.seed, per_class=options.limit_per_class)
         val = val if len(val[0]) else None
         prepared = Prepared(train, val, test, record, facts, notes=notes, initial_weights=initial)

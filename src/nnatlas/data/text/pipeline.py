@@ -13,7 +13,7 @@ datasets themselves (names, files, sources) are in :mod:`nnatlas.data.text.datas
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +257,7 @@ def load_text_classification(
     test_fraction: float = 0.1,
     seed: int = 0,
     vocab: Vocab | None = None,
+    extra_words: Sequence[str] = (),
     **reader_options: Any,
 ) -> TextClassificationSplits:
     """Load, tokenize, build the vocabulary and encode a text classification dataset.
@@ -278,6 +279,9 @@ def load_text_classification(
             (``mr``, ``csv:``).
         seed: seed of the held-out splits.
         vocab: reuse a vocabulary (e.g. the one saved with a checkpoint) instead of building one.
+        extra_words: words to add to a built vocabulary after the training ones (the words of
+            pretrained vectors, so that held-out words training never shows keep a vector
+            instead of becoming ``<unk>``); ignored when ``vocab`` is given.
         **reader_options: passed to the raw loader: ``errors="replace"`` for undecodable bytes;
             for ``csv:``, ``text_column``, ``label_column``, ``classes``, ``delimiter``.
 
@@ -300,6 +304,8 @@ def load_text_classification(
     }
     if vocab is None:
         vocab = Vocab.build(tokens["train"], min_freq=min_freq, max_size=max_size)
+        if extra_words:
+            vocab = vocab.extended(extra_words)
 
     def encode(split: LabeledTexts, token_lists: list[list[str]]) -> EncodedTexts:
         ids = [_truncate(vocab.encode(t), max_len, truncate_side) for t in token_lists]

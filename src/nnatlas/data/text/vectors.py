@@ -44,6 +44,10 @@ class WordVectors:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def most_frequent(self, n: int) -> list[str]:
+        """The words of the first ``n`` rows (GloVe lists its words most frequent first)."""
+        return sorted((w for w, row in self.index.items() if row < n), key=self.index.__getitem__)
+
 
 def _glove_folder(name: str) -> Path:
     if name.startswith("glove:"):

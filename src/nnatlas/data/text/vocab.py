@@ -116,6 +116,18 @@ class Vocab:
             tokens.sort()
         return cls(tokens, specials=specials, counts=dict(counter))
 
+    def extended(self, words: Iterable[str]) -> Vocab:
+        """A copy with ``words`` it lacks appended, in their order (ids after the current
+        ones, so every id of this vocabulary keeps its token). The counts stay those of
+        training: an added word counts 0.
+
+        Used to give the words of pretrained vectors a row even where the training texts never
+        show them (``--vectors-vocab``).
+        """
+        ordinary = self.itos[len(self.specials) :]
+        added = [w for w in dict.fromkeys(words) if w not in self.stoi]
+        return type(self)([*ordinary, *added], specials=self.specials, counts=self.counts)
+
     # --- lookups -------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.itos)
