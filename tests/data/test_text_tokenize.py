@@ -79,3 +79,12 @@ def test_detokenize_undoes_the_split_of_punctuation(text: str) -> None:
 def test_detokenize_keeps_spaces_around_unlisted_marks() -> None:
     assert detokenize(["a", "-", "b", "&", "c"]) == "a - b & c"
     assert detokenize([]) == ""
+
+
+def test_ptb_mode_splits_clitics_and_leaves_treebank_text_as_it_is() -> None:
+    ptb = WordTokenizer(punctuation="ptb")
+    assert ptb("Don't panic, it's fine...") == ["do", "n't", "panic", ",", "it", "'s", "fine",
+                                                "..."]  # fmt: skip
+    treebank = "it 's not bad -lrb- ex-wife -rrb- -- we 'll see , ca n't wait"
+    assert ptb(treebank) == treebank.split()
+    assert ptb("o'clock rock'n'roll") == ["o'clock", "rock'n'roll"]  # not clitics: one word

@@ -228,12 +228,28 @@ def test_truncation_keeps_the_side_asked_for(tmp_path: Path, side: str, kept: li
     assert tasks.evaluate(run.dir)["loss"] == pytest.approx(run.test_metrics["loss"])
 
 
+def test_ptb_punctuation_splits_clitics_and_the_run_reads_new_text_so(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.csv"
+    rows = ["\"it does n't work , it 's dull ...\",neg", '"a fun , clever film",pos'] * 10
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    run = tasks.train("rnn_classifier", f"csv:{path}", punctuation="ptb", epochs=1,
+                      model_options=SMALL_CLASSIFIER, run_dir=tmp_path / "run", **FAST)  # fmt: skip
+    assert run.record["tokenizer"]["punctuation"] == "ptb"
+    vocab = Vocab.from_dict(run.record["vocab"])
+    assert {"n't", "'s", "..."} <= set(vocab.itos)
+    # Raw text is split the same way: "doesn't" -> "does", "n't", both known words.
+    ids = encode_text("it doesn't", vocab, tokenizer_from_dict(run.record["tokenizer"]), 10)
+    assert vocab.decode(ids.tolist()) == ["it", "does", "n't"]
+    with pytest.raises(tasks.TaskError, match="--punctuation must be"):
+        tasks.train("rnn_classifier", f"csv:{path}", punctuation="ptbx", epochs=1)
+
+
 odd = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
                 st.text(max_size=6), st.sampled_from(["char", "word", "pre", "post"]))  # fmt: skip
 
 
 SEQUENCE_OPTION_NAMES = ["tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len",
-                         "truncate_side", "reverse_pairs"]  # fmt: skip
+                         "truncate_side", "reverse_pairs", "punctuation"]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
@@ -244,6 +260,7 @@ def test_sequence_data_options_build_or_raise_our_error(values: dict) -> None:
     except NnatlasError:
         return
     assert options.tokenizer in (None, "char", "word")
+    assert options.punctuation in (None, "split", "strip", "keep", "ptb")
     assert options.truncate_side in (None, "pre", "post")
     assert isinstance(options.reverse_pairs, bool)
     for name in ("bptt", "seq_len", "min_freq", "max_size", "max_len"):

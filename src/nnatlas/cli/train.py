@@ -29,7 +29,7 @@ from nnatlas.train.config import TrainConfig
 # passed to tasks.train by name beside options_file.READING.
 SEQUENCE_READING = (
     "tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len", "truncate_side",
-    "reverse_pairs", "word_vectors", "vectors_vocab",
+    "reverse_pairs", "word_vectors", "vectors_vocab", "punctuation",
 )  # fmt: skip
 
 
@@ -131,6 +131,11 @@ def train(
         None,
         help="text classifiers: also give the N most frequent words of --word-vectors a row, so "
         "words the training texts never show keep their vector instead of <unk> (SST-2: 100000)",
+    ),
+    punctuation: str | None = typer.Option(
+        None,
+        help="text classification: split (default), strip, keep (split on spaces only) or ptb "
+        "(the Penn Treebank's way, as SST-2 and GloVe are tokenized: don't -> do n't)",
     ),
     max_size: int | None = typer.Option(
         None, help="word vocabularies: at most N entries, the 4 reserved tokens included"
@@ -245,7 +250,7 @@ def train(
         tokenizer=tokenizer, bptt=bptt, seq_len=seq_len, min_freq=min_freq, max_size=max_size
     )
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
-    given.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab)
+    given.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab, punctuation=punctuation)
     model_options = None
     with exit_on_usage_error():
         if config is not None:

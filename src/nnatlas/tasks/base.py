@@ -47,6 +47,7 @@ OPTION_FLAGS = {
     "normalize": "--normalize",
     "word_vectors": "--word-vectors",
     "vectors_vocab": "--vectors-vocab",
+    "punctuation": "--punctuation",
     "tokenizer": "--tokenizer",
     "bptt": "--bptt",
     "seq_len": "--seq-len",
@@ -57,6 +58,7 @@ OPTION_FLAGS = {
     "reverse_pairs": "--reverse-pairs",
 }
 TOKENIZERS = ("char", "word")
+PUNCTUATIONS = ("split", "strip", "keep", "ptb")  # nnatlas.data.text.tokenize.WordTokenizer
 TRUNCATE_SIDES = ("post", "pre")  # post keeps the beginning of a text, pre its end
 
 
@@ -90,6 +92,10 @@ class DataOptions:
         vectors_vocab: texts: also give the ``vectors_vocab`` most frequent words of
             ``word_vectors`` a row of the vocabulary, so held-out words the training texts
             never show read as their pretrained vector instead of ``<unk>``.
+        punctuation: text classification: how words are split from punctuation
+            (:class:`~nnatlas.data.text.tokenize.WordTokenizer`): ``"split"`` (default),
+            ``"strip"``, ``"keep"`` (whitespace only) or ``"ptb"`` (the Penn Treebank's way, as
+            SST and GloVe's training text are tokenized: "don't" -> "do", "n't").
         tokenizer: language models: ``"char"`` (default) or ``"word"`` (lower-cased words,
             punctuation split off).
         bptt: language models: train by truncated backpropagation through time on consecutive
@@ -120,6 +126,7 @@ class DataOptions:
     normalize: list[list[float]] | None = None
     word_vectors: str | None = None
     vectors_vocab: int | None = None
+    punctuation: str | None = None
     tokenizer: str | None = None
     bptt: int | None = None
     seq_len: int | None = None
@@ -141,7 +148,11 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TaskError(f"{OPTION_FLAGS[name]} must be text, got {value!r}")
-        for name, choices in (("tokenizer", TOKENIZERS), ("truncate_side", TRUNCATE_SIDES)):
+        for name, choices in (
+            ("tokenizer", TOKENIZERS),
+            ("truncate_side", TRUNCATE_SIDES),
+            ("punctuation", PUNCTUATIONS),
+        ):
             if getattr(self, name) not in (None, *choices):
                 raise TaskError(
                     f"{OPTION_FLAGS[name]} must be {' or '.join(choices)}, "

@@ -163,6 +163,7 @@ def train(
     normalize: list[list[float]] | None = None,
     word_vectors: str | None = None,
     vectors_vocab: int | None = None,
+    punctuation: str | None = None,
     tokenizer: str | None = None,
     bptt: int | None = None,
     seq_len: int | None = None,
@@ -190,8 +191,8 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors, vectors_vocab, tokenizer, bptt, seq_len, min_freq, max_size,
-        max_len, truncate_side, reverse_pairs: how the data is read (see
+        normalize, word_vectors, vectors_vocab, punctuation, tokenizer, bptt, seq_len,
+        min_freq, max_size, max_len, truncate_side, reverse_pairs: how the data is read (see
             :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
             in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
@@ -215,6 +216,7 @@ def train(
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
     reading.update(limit_per_class=limit_per_class, normalize=normalize)
     reading.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab)
+    reading.update(punctuation=punctuation)
     reading.update(tokenizer=tokenizer, bptt=bptt)
     reading.update(seq_len=seq_len, min_freq=min_freq, max_size=max_size, max_len=max_len)
     reading.update(truncate_side=truncate_side, reverse_pairs=reverse_pairs)

@@ -87,7 +87,7 @@ class TextClassification(Task):
     default_model = "lstm_classifier"
     data_options = (
         "text_column", "label_column", "encoding", "limit", "limit_per_class", "word_vectors",
-        "vectors_vocab", "min_freq", "max_size", "max_len", "truncate_side",
+        "vectors_vocab", "punctuation", "min_freq", "max_size", "max_len", "truncate_side",
     )  # fmt: skip
 
     def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
@@ -98,6 +98,7 @@ class TextClassification(Task):
             "truncate_side": options.truncate_side or "post",
             "min_freq": options.min_freq or 1,
             "max_size": options.max_size,
+            "punctuation": options.punctuation or "split",
         }
         if record is not None:  # the run's own vocabulary, tokenizer and truncation
             max_len = record["max_len"]

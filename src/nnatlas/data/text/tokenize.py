@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 Tokenizer = Callable[[str], list[str]]
 
-PUNCTUATION_MODES = ("split", "strip", "keep")
+PUNCTUATION_MODES = ("split", "strip", "keep", "ptb")
 
 # A word is a run of letters/digits, optionally joined by apostrophes or hyphens inside it
 # ("don't", "state-of-the-art", "1,000" is split at the comma on purpose: numbers vary too much to
@@ -30,6 +30,18 @@ PUNCTUATION_MODES = ("split", "strip", "keep")
 _WORD = r"[^\W_]+(?:['’\-][^\W_]+)*"
 _WORD_OR_PUNCT = re.compile(rf"{_WORD}|[^\w\s]|_")
 _WORD_ONLY = re.compile(_WORD)
+# The Penn Treebank's way (SST's text, and GloVe's training text, are tokenized so): English
+# clitics are tokens of their own ("don't" -> "do", "n't"; "it's" -> "it", "'s"), and "...",
+# "--" and the bracket words "-lrb-" / "-rrb-" stay whole. Text that is tokenized so already
+# comes out as it went in.
+_CLITIC = r"(?:s|re|ve|ll|d|m)\b"
+_PTB = re.compile(
+    r"(?i:-[lr][rcs]b-)"  # -lrb- ( -rrb- ) -lcb- { -lsb- [ ...
+    rf"|[^\W_]+?(?=n['’]t\b)"  # "do" of "don't"
+    rf"|n['’]t\b|['’]{_CLITIC}"  # the clitics
+    rf"|[^\W_]+(?:(?:-|['’](?!{_CLITIC}))[^\W_]+)*"  # words, "o'clock" and "ex-wife" whole
+    r"|\.\.\.|--|``|''|[^\w\s]|_"
+)
 # IMDB reviews carry raw HTML line breaks; they are layout, not words.
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
@@ -43,7 +55,10 @@ class WordTokenizer:
         punctuation: ``"split"``: every punctuation mark is its own token ("great!" -> "great",
             "!"), the usual choice for sentiment, where "!" carries signal; ``"strip"``: drop
             punctuation; ``"keep"``: split on whitespace only, so punctuation stays glued to words
-            ("great!" and "great" become different tokens: watch the vocabulary grow).
+            ("great!" and "great" become different tokens: watch the vocabulary grow);
+            ``"ptb"``: split as the Penn Treebank does, which SST and GloVe's training text
+            follow: "split", but clitics are tokens ("don't" -> "do", "n't"; "it's" -> "it",
+            "'s") and "..." stays whole.
         strip_html: replace ``<br />`` line breaks (IMDB) with a space before splitting.
         normalize: Unicode normalization form applied first (``"NFKC"`` folds full-width
             characters and ligatures); ``None`` to leave the text as it is.
@@ -67,6 +82,8 @@ class WordTokenizer:
             return text.split()
         if self.punctuation == "strip":
             return _WORD_ONLY.findall(text)
+        if self.punctuation == "ptb":
+            return _PTB.findall(text)
         return _WORD_OR_PUNCT.findall(text)
 
 
