@@ -88,3 +88,10 @@ def test_ptb_mode_splits_clitics_and_leaves_treebank_text_as_it_is() -> None:
     treebank = "it 's not bad -lrb- ex-wife -rrb- -- we 'll see , ca n't wait"
     assert ptb(treebank) == treebank.split()
     assert ptb("o'clock rock'n'roll") == ["o'clock", "rock'n'roll"]  # not clitics: one word
+
+
+def test_the_task_options_offer_every_punctuation_mode() -> None:
+    from nnatlas.data.text.tokenize import PUNCTUATION_MODES
+    from nnatlas.tasks.base import PUNCTUATIONS
+
+    assert PUNCTUATIONS == PUNCTUATION_MODES  # kept twice on purpose: see base.py

@@ -58,7 +58,8 @@ OPTION_FLAGS = {
     "reverse_pairs": "--reverse-pairs",
 }
 TOKENIZERS = ("char", "word")
-PUNCTUATIONS = ("split", "strip", "keep", "ptb")  # nnatlas.data.text.tokenize.WordTokenizer
+# WordTokenizer's PUNCTUATION_MODES, repeated so that validating options imports no data code
+PUNCTUATIONS = ("split", "strip", "keep", "ptb")
 TRUNCATE_SIDES = ("post", "pre")  # post keeps the beginning of a text, pre its end
 
 
