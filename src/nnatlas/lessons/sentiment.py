@@ -253,10 +253,10 @@ TEACHES = paragraphs(
     50d on the same few thousand texts and compares them.
 
     A vocabulary built on the training texts still turns every word they never show into
-    `<unk>`, even where GloVe has a vector for it; with a few thousand texts that is many of
-    the test set's words. The third model also gives GloVe's most frequent words a row
-    (`--vectors-vocab`): no training text reaches those rows, so they keep their pretrained
-    vectors, and an unseen word still reads as itself.
+    `<unk>`, even where GloVe has a vector for it: SST-2's training phrases never show 5.7 %
+    of its dev set's words, and GloVe knows 86 % of those. The third model also gives GloVe's
+    most frequent words a row (`--vectors-vocab`): no training text reaches those rows, so
+    they keep their pretrained vectors, and an unseen word still reads as itself.
     """
 )
 
