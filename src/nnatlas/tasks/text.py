@@ -14,6 +14,7 @@ tokenizer's options, so ``predict`` encodes a new sentence with no access to the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,14 @@ class TextClassification(Task):
         "vectors_vocab", "punctuation", "min_freq", "max_size", "max_len", "truncate_side",
     )  # fmt: skip
 
-    def _encode(self, options: DataOptions, record: dict[str, Any] | None = None) -> Any:
+    def _encode(
+        self,
+        options: DataOptions,
+        record: dict[str, Any] | None = None,
+        extra_words: Sequence[str] = (),
+    ) -> Any:
+        """Tokenize and encode the splits: with a new vocabulary (plus ``extra_words``, the
+        ``--vectors-vocab`` words), or with the run's own when ``record`` is given."""
         from nnatlas.data import Vocab, get_spec, load_text_classification, tokenizer_from_dict
 
         max_len = options.max_len or MAX_LEN.get(options.name, DEFAULT_MAX_LEN)
@@ -99,6 +107,7 @@ class TextClassification(Task):
             "min_freq": options.min_freq or 1,
             "max_size": options.max_size,
             "punctuation": options.punctuation or "split",
+            "extra_words": extra_words,
         }
         if record is not None:  # the run's own vocabulary, tokenizer and truncation
             max_len = record["max_len"]
@@ -107,11 +116,6 @@ class TextClassification(Task):
                 "tokenizer": tokenizer_from_dict(record["tokenizer"]),
                 "truncate_side": record.get("truncate_side", "post"),
             }
-        if record is None and options.vectors_vocab:
-            from nnatlas.data import load_word_vectors
-
-            vectors = load_word_vectors(options.word_vectors)
-            reuse["extra_words"] = vectors.most_frequent(options.vectors_vocab)
         names = ("text_column", "label_column", "encoding")
         reader = options.reader_options(get_spec(options.name), names)
         return load_text_classification(
@@ -137,7 +141,13 @@ class TextClassification(Task):
     def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import tokenizer_to_dict
 
-        encoded = self._encode(options)
+        vectors = None
+        if options.word_vectors:
+            from nnatlas.data import load_word_vectors
+
+            vectors = load_word_vectors(options.word_vectors)  # read once, for both uses
+        extra = vectors.most_frequent(options.vectors_vocab or 0) if vectors else ()
+        encoded = self._encode(options, extra_words=extra)
         pad = encoded.vocab.pad_id or 0
         record = {
             "classes": list(encoded.classes),
@@ -177,10 +187,9 @@ class TextClassification(Task):
                 f"its {kept})"
             )
         initial: dict[str, Any] = {}
-        if options.word_vectors:
-            from nnatlas.data import embedding_matrix, load_word_vectors
+        if vectors is not None:
+            from nnatlas.data import embedding_matrix
 
-            vectors = load_word_vectors(options.word_vectors)
             matrix, coverage = embedding_matrix(encoded.vocab, vectors, seed=options.seed)
             facts["embed_dim"] = vectors.dim
             initial["embedding.weight"] = torch.from_numpy(matrix)
