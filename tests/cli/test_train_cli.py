@@ -145,3 +145,22 @@ def test_eval_on_another_dataset_names_the_mismatch(tmp_path):
     result = runner.invoke(app, ["eval", str(tmp_path / "m"), "--data", f"imagefolder:{folder}"])
     assert result.exit_code == 2
     assert "the model was trained on (1, 8, 8)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("restore_best", ["--restore-best", "--no-restore-best"])
+def test_ema_run_is_evaluated_with_its_averaged_weights(tmp_path, restore_best):
+    """--ema: the test score, best.pt, last.pt and `nnatlas eval` all use the average."""
+    args = ("mlp", "--run-name", "e", "--ema", "0.9", restore_best)
+    result = train(tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "e" / "test_metrics.json").read_text())
+    last = torch.load(tmp_path / "e" / "last.pt", weights_only=True)
+    assert last["ema"]["updates"] == last["step"]
+    weights = next(iter(last["model"]))  # the first layer's weights
+    assert not torch.equal(last["model"][weights], last["ema"]["training"][weights])
+    for name in ("best.pt", "last.pt"):
+        checkpoint = str(tmp_path / "e" / name)
+        evaluated = runner.invoke(app, ["eval", checkpoint, "--metrics", "accuracy"])
+        assert evaluated.exit_code == 0, evaluated.output
+        if name == ("best.pt" if restore_best == "--restore-best" else "last.pt"):
+            assert f"{saved['accuracy']:.4f}" in evaluated.stdout

@@ -57,6 +57,11 @@ def transfer(
     label_smoothing: Optional[float] = typer.Option(  # noqa: UP045
         None, help="cross-entropy label smoothing in [0, 1) (default 0)"
     ),
+    ema: Optional[float] = typer.Option(  # noqa: UP045
+        None,
+        help="average the weights over the steps with this decay (e.g. 0.999; 0 = off, the "
+        "default): validation, best.pt and the final model use the average",
+    ),
     backbone_lr: Optional[float] = typer.Option(  # noqa: UP045
         None, help="finetune, gradual: the backbone's rate as a multiple of --lr (default 0.1)"
     ),
@@ -87,7 +92,7 @@ def transfer(
     weights = "pretrained" if weights is None else (None if weights == "none" else weights)
     options = dict(epochs=epochs, lr=lr, batch_size=batch_size, image_size=image_size)
     options.update(augment=augment, limit=limit, seed=seed, root=data_root, quiet=quiet)
-    options.update(monitor=monitor, label_smoothing=label_smoothing, threads=threads)
+    options.update(monitor=monitor, label_smoothing=label_smoothing, threads=threads, ema=ema)
     options = {k: v for k, v in options.items() if v is not None}
     model_options = dict(backbone_lr=backbone_lr, flip_tta=flip_tta or None)
     options["model_options"] = {k: v for k, v in model_options.items() if v is not None} or None

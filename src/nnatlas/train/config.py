@@ -39,6 +39,7 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "plateau_patience": (0, None, True),
     "grad_clip": (0.0, None, True),
     "label_smoothing": (0.0, 1.0, True),
+    "ema": (0.0, 1.0, True),
     "patience": (0, None, True),
     "seed": (0, 2**63 - 1, True),  # torch's generators take 64-bit seeds
     "threads": (0, None, True),
@@ -78,6 +79,12 @@ class TrainConfig:
     plateau_patience: int = _opt(2, "plateau scheduler: epochs without improvement before a decay")
     grad_clip: float = _opt(0.0, "clip the global gradient norm to this value (0 = off)")
     label_smoothing: float = _opt(0.0, "cross-entropy label smoothing in [0, 1)")
+    ema: float = _opt(
+        0.0,
+        "keep an exponential moving average of the weights, with this decay per optimizer "
+        "step (0.999 averages about the last 1,000 steps; 0 = off): validation, best.pt and "
+        "the final model use the average",
+    )
     patience: int = _opt(0, "early stopping: epochs without improvement of --monitor (0 = off)")
     monitor: str = _opt("val_loss", "validation metric for early stopping and best.pt")
     metrics: str = _opt(

@@ -206,6 +206,13 @@ class ScratchTrainer(Trainer):
     def load_model_state(self, state: dict[str, Any], source: str = "state") -> None:
         super().load_model_state(_to_numpy(dict(state)), source)
 
+    def live_state(self) -> dict[str, torch.Tensor]:
+        # torch.from_numpy shares the arrays' memory: the weight average reads them uncopied.
+        live = {name: torch.from_numpy(p.data) for name, p in self.model.named_parameters()}
+        for name, buffer in self.model.named_buffers():
+            live[name] = torch.from_numpy(np.asarray(buffer))
+        return live
+
     def optimizer_state(self) -> dict[str, Any]:
         return _to_torch(self.optimizer.state_dict())
 

@@ -37,6 +37,7 @@ import torch
 from nnatlas.files import FolderLock
 from nnatlas.threads import configure_threads
 from nnatlas.train import distributed
+from nnatlas.train.averaging import WeightAverage
 from nnatlas.train.callbacks import (
     Callback,
     CurvePlotter,
@@ -208,6 +209,7 @@ class Trainer:
         self.train_metrics = self.step_fn.metrics(self._train_metric_names())
         self.optimizer: Any = None
         self.scheduler: LRScheduler | None = None
+        self.average: WeightAverage | None = None  # --ema: the weights validation uses
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(
@@ -262,6 +264,7 @@ class Trainer:
             patience=cfg.plateau_patience,
             mode=cfg.monitor_mode,
         )
+        self.average = WeightAverage(cfg.ema, self.live_state()) if cfg.ema else None
         if resume is not None:
             ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, self.device)
             self.load_training_state(ckpt, train_loader)
@@ -280,7 +283,8 @@ class Trainer:
                 for callback in self.callbacks:
                     callback.on_epoch_begin(self, self.epoch, steps_per_epoch)
                 train_metrics = self.train_epoch(train_loader)
-                val_metrics = self.evaluate(val_loader) if val_loader is not None else {}
+                with self.averaged_weights():
+                    val_metrics = self.evaluate(val_loader) if val_loader is not None else {}
                 # Rank 0's figures everywhere: best.pt and early stopping then decide alike on
                 # every process even if a GPU's sums differed in the last bit.
                 val_metrics = distributed.broadcast(self.dist, val_metrics)
@@ -308,7 +312,7 @@ class Trainer:
                 if self.is_improvement(row[self.monitor]):
                     self.best_value, self.best_epoch = row[self.monitor], self.epoch
                     self.epochs_without_improvement = 0
-                    self.best_state = self.model_state()
+                    self.best_state = self.evaluated_state()
                     self.save_checkpoint("best.pt", train_loader)
                 else:
                     self.epochs_without_improvement += 1
@@ -326,6 +330,8 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_fit_end(self)
 
+        if self.average is not None:  # the final model is the average, as validation saw it
+            self.load_model_state(self.average.state())
         if cfg.restore_best and self.best_state is not None:
             self.load_model_state(self.best_state)
         elif cfg.restore_best and self.history:
@@ -354,6 +360,8 @@ class Trainer:
                 loss = self.accumulate_step([self.to_device(batch) for batch in group])
             self.scheduler.step()
             self.step += 1
+            if self.average is not None:
+                self.average.update(self.live_state())
             every = self.config.checkpoint_every
             if every and self.step % every == 0 and _is_mid_epoch(loader):
                 self.save_checkpoint("last.pt", loader)
@@ -651,6 +659,30 @@ class Trainer:
         """A detached copy of the model's weights and buffers (on the CPU)."""
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
+    def live_state(self) -> dict[str, torch.Tensor]:
+        """The model's weights and buffers by name, sharing their memory (no copy), for the
+        weight average (``--ema``) to read every step."""
+        return self.model.state_dict()
+
+    def evaluated_state(self) -> dict[str, torch.Tensor]:
+        """The weights validation scores and checkpoints hold as ``model``: the average
+        under ``--ema``, else the model's own."""
+        return self.average.state() if self.average is not None else self.model_state()
+
+    @contextlib.contextmanager
+    def averaged_weights(self) -> Any:
+        """Inside: the model holds the weight average (``--ema``); after: its own weights
+        again, so training continues where it was."""
+        if self.average is None:
+            yield
+            return
+        own = self.model_state()
+        self.load_model_state(self.average.state())
+        try:
+            yield
+        finally:
+            self.load_model_state(own)
+
     def load_model_state(self, state: dict[str, Any], source: str = "state") -> None:
         """Load weights after checking their names and shapes (``source`` names them in errors)."""
         own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
@@ -695,7 +727,9 @@ class Trainer:
             "model_info": self.model_info,
             "config": self.config.to_dict(),
             "extra": self.extra,
-            "model": self.model_state(),
+            # What eval, predict and transfer load: the average under --ema.
+            "model": self.evaluated_state(),
+            "ema": self._average_checkpoint(),
             "optimizer": self.optimizer_state(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
@@ -717,6 +751,13 @@ class Trainer:
         }
         return save_atomic(checkpoint, path)
 
+    def _average_checkpoint(self) -> dict[str, Any] | None:
+        """Under ``--ema``: the optimizer's own weights (a resume trains on from them) and
+        the number of updates the average has had."""
+        if self.average is None:
+            return None
+        return {"training": self.model_state(), "updates": self.average.updates}
+
     def load_training_state(self, ckpt: dict[str, Any], loader: Any) -> None:
         """Restore a :meth:`save_checkpoint` dict so training continues where it stopped."""
         if ckpt["engine"] != self.engine:
@@ -732,7 +773,13 @@ class Trainer:
                 f"Resume with --nproc {saved_world}"
                 + (" (or without --nproc)" if saved_world == 1 else "")
             )
-        self.load_model_state(ckpt["model"], source="checkpoint")
+        averaged = ckpt.get("ema")
+        if averaged is not None:  # "model" holds the average; training goes on from these
+            self.load_model_state(averaged["training"], source="checkpoint")
+        else:
+            self.load_model_state(ckpt["model"], source="checkpoint")
+        if self.average is not None:
+            self.average.load(ckpt["model"], averaged["updates"] if averaged else 0)
         self.load_optimizer_state(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt["scaler"] is not None:
