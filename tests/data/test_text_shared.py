@@ -77,8 +77,19 @@ def test_sst2_counts_and_header_variant() -> None:
 def test_sst2_through_the_text_pipeline() -> None:
     need("sst2")
     splits = load_text_classification("sst2", max_len=50, min_freq=2, val_fraction=0.1, seed=0)
-    assert len(splits.train) + len(splits.val) == 67_349 and len(splits.test) == 872
-    assert len(splits.val) == round(0.1 * 67_349)
+    assert len(splits.test) == 872 and splits.val_split == "sentences"
+    # Validation is a tenth of the 6,885 sentences the phrases come from, whole, like dev
+    # (mean 19.5 tokens); training keeps the phrases of the other sentences.
+    assert len(splits.val) == round(0.1 * 6_885) == 688
+    assert 60_000 < len(splits.train) < 67_349 - 688
+    val_tokens = sum(splits.val.raw_lengths) / len(splits.val)
+    assert 17 < val_tokens < 22
+    train_texts = set(splits.train.texts)
+    assert not any(text in train_texts for text in splits.val.texts)
+    assert "688 of the 6,885 training sentences" in splits.val_note
+    random = load_text_classification("sst2", max_len=50, val_split="random", seed=0)
+    assert len(random.train) + len(random.val) == 67_349
+    assert len(random.val) == round(0.1 * 67_349)
     assert 10_000 < len(splits.vocab) < 20_000
     assert splits.truncation.share_truncated < 0.01  # SST-2 phrases are short
 

@@ -280,3 +280,38 @@ def test_a_pair_file_translates_in_the_direction_asked_for(tmp_path: Path) -> No
     assert run.test_metrics["exact_match"] == 1.0
     assert tasks.predict(run.dir, "trois un .").output == "three one"
     assert tasks.predict(run.dir, "test:0").correct
+
+
+def test_sst2_validation_is_whole_sentences_and_eval_carves_it_again(tmp_path: Path, monkeypatch):
+    """SST-2's train holds phrases of its sentences: validation holds out whole sentences,
+    the run records that, and `evaluate(split="val")` scores the very split training saw."""
+    monkeypatch.setenv("NNATLAS_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNATLAS_NO_SYSTEM_DATA", "1")
+    monkeypatch.setenv("NNATLAS_OFFLINE", "1")
+    folder = tmp_path / "cache" / "sst2"
+    folder.mkdir(parents=True)
+    rows = []
+    for i in range(40):  # 40 sentences, each with two of its phrases
+        good = i % 2
+        words = ["a", "truly" if good else "really", "great" if good else "dull", f"film{i}"]
+        sentence = " ".join(words)
+        rows += [f"{sentence}\t{good}", f"{' '.join(words[1:3])}\t{good}", f"film{i}\t{good}"]
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    (folder / "dev.tsv").write_text("sentence\tlabel\na truly great film\t1\na dull film\t0\n")
+    run = tasks.train("lstm_classifier", "sst2", model_options=SMALL_CLASSIFIER, epochs=2,
+                      batch_size=8, val_fraction=0.25, run_dir=tmp_path / "r", **FAST)  # fmt: skip
+    assert run.record["val_split"] == "sentences"
+    assert any("10 of the 40 training sentences" in note for note in run.trainer.extra["notes"])
+    # 10 sentences held out; their "film{i}" phrases are in no kept sentence: dropped.
+    assert len(run.trainer.history) == 2
+    history_val = run.trainer.history[-1]["val_loss"]
+    assert tasks.evaluate(run.dir, split="val")["loss"] == pytest.approx(history_val, abs=1e-6)
+    again = tasks.train("lstm_classifier", "sst2", model_options=SMALL_CLASSIFIER, epochs=1,
+                        batch_size=8, val_fraction=0.25, val_split="random",
+                        run_dir=tmp_path / "random", **FAST)  # fmt: skip
+    assert again.record["val_split"] == "random"
+    assert again.trainer.extra["sizes"]["val"] == 30  # a quarter of the 120 phrases
+    with pytest.raises(tasks.TaskError, match="--val-split must be random or sentences"):
+        tasks.train("lstm_classifier", "sst2", val_split="phrases", epochs=1)
+    with pytest.raises(tasks.TaskError, match="--val-split"):
+        tasks.train("mlp", "digits", val_split="sentences", epochs=1)

@@ -29,7 +29,7 @@ from nnatlas.train.config import TrainConfig
 # passed to tasks.train by name beside options_file.READING.
 SEQUENCE_READING = (
     "tokenizer", "bptt", "seq_len", "min_freq", "max_size", "max_len", "truncate_side",
-    "reverse_pairs", "word_vectors", "vectors_vocab", "punctuation",
+    "reverse_pairs", "word_vectors", "vectors_vocab", "punctuation", "val_split",
 )  # fmt: skip
 
 
@@ -136,6 +136,12 @@ def train(
         None,
         help="text classification: split (default), strip, keep (split on spaces only) or ptb "
         "(the Penn Treebank's way, as SST-2 and GloVe are tokenized: don't -> do n't)",
+    ),
+    val_split: str | None = typer.Option(
+        None,
+        help="text classification: validation carved from train as random examples or whole "
+        "sentences (their phrases left out of training); default sentences for SST-2, whose "
+        "train holds the phrases of its sentences, random for the others",
     ),
     max_size: int | None = typer.Option(
         None, help="word vocabularies: at most N entries, the 4 reserved tokens included"
@@ -251,6 +257,7 @@ def train(
     )
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     given.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab, punctuation=punctuation)
+    given.update(val_split=val_split)
     model_options = None
     with exit_on_usage_error():
         if config is not None:

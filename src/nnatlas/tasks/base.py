@@ -48,6 +48,7 @@ OPTION_FLAGS = {
     "word_vectors": "--word-vectors",
     "vectors_vocab": "--vectors-vocab",
     "punctuation": "--punctuation",
+    "val_split": "--val-split",
     "tokenizer": "--tokenizer",
     "bptt": "--bptt",
     "seq_len": "--seq-len",
@@ -61,6 +62,7 @@ TOKENIZERS = ("char", "word")
 # WordTokenizer's PUNCTUATION_MODES, repeated so that validating options imports no data code
 PUNCTUATIONS = ("split", "strip", "keep", "ptb")
 TRUNCATE_SIDES = ("post", "pre")  # post keeps the beginning of a text, pre its end
+VAL_SPLITS = ("random", "sentences")  # the pipeline's VAL_SPLITS but "auto" (None here)
 
 
 @dataclass
@@ -97,6 +99,10 @@ class DataOptions:
             (:class:`~nnatlas.data.text.tokenize.WordTokenizer`): ``"split"`` (default),
             ``"strip"``, ``"keep"`` (whitespace only) or ``"ptb"`` (the Penn Treebank's way, as
             SST and GloVe's training text are tokenized: "don't" -> "do", "n't").
+        val_split: text classification: how validation is carved from train: ``"random"``
+            examples, or whole ``"sentences"`` with only the other sentences' phrases left to
+            train on (:mod:`nnatlas.data.text.phrases`); default: sentences for SST-2 (whose
+            train holds the phrases of its sentences), random for the others.
         tokenizer: language models: ``"char"`` (default) or ``"word"`` (lower-cased words,
             punctuation split off).
         bptt: language models: train by truncated backpropagation through time on consecutive
@@ -128,6 +134,7 @@ class DataOptions:
     word_vectors: str | None = None
     vectors_vocab: int | None = None
     punctuation: str | None = None
+    val_split: str | None = None
     tokenizer: str | None = None
     bptt: int | None = None
     seq_len: int | None = None
@@ -153,6 +160,7 @@ class DataOptions:
             ("tokenizer", TOKENIZERS),
             ("truncate_side", TRUNCATE_SIDES),
             ("punctuation", PUNCTUATIONS),
+            ("val_split", VAL_SPLITS),
         ):
             if getattr(self, name) not in (None, *choices):
                 raise TaskError(

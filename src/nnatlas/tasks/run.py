@@ -164,6 +164,7 @@ def train(
     word_vectors: str | None = None,
     vectors_vocab: int | None = None,
     punctuation: str | None = None,
+    val_split: str | None = None,
     tokenizer: str | None = None,
     bptt: int | None = None,
     seq_len: int | None = None,
@@ -191,7 +192,7 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors, vectors_vocab, punctuation, tokenizer, bptt, seq_len,
+        normalize, word_vectors, vectors_vocab, punctuation, val_split, tokenizer, bptt, seq_len,
         min_freq, max_size, max_len, truncate_side, reverse_pairs: how the data is read (see
             :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
             in ``data_options`` and is refused by the others.
@@ -216,6 +217,7 @@ def train(
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
     reading.update(limit_per_class=limit_per_class, normalize=normalize)
     reading.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab, punctuation=punctuation)
+    reading.update(val_split=val_split)
     reading.update(tokenizer=tokenizer, bptt=bptt)
     reading.update(seq_len=seq_len, min_freq=min_freq, max_size=max_size, max_len=max_len)
     reading.update(truncate_side=truncate_side, reverse_pairs=reverse_pairs)

@@ -89,6 +89,7 @@ class TextClassification(Task):
     data_options = (
         "text_column", "label_column", "encoding", "limit", "limit_per_class", "word_vectors",
         "vectors_vocab", "punctuation", "min_freq", "max_size", "max_len", "truncate_side",
+        "val_split",
     )  # fmt: skip
 
     def _encode(
@@ -108,13 +109,16 @@ class TextClassification(Task):
             "max_size": options.max_size,
             "punctuation": options.punctuation or "split",
             "extra_words": extra_words,
+            "val_split": options.val_split or "auto",
         }
         if record is not None:  # the run's own vocabulary, tokenizer and truncation
             max_len = record["max_len"]
+            carved = record.get("val_split", "random")  # older runs held out random phrases
             reuse = {
                 "vocab": Vocab.from_dict(record["vocab"]),
                 "tokenizer": tokenizer_from_dict(record["tokenizer"]),
                 "truncate_side": record.get("truncate_side", "post"),
+                "val_split": "auto" if carved == "given" else carved,
             }
         names = ("text_column", "label_column", "encoding")
         reader = options.reader_options(get_spec(options.name), names)
@@ -160,6 +164,7 @@ class TextClassification(Task):
             "pad_id": pad,
             "padding": "post",  # with lengths: the model packs the sequences
             "input_shape": [encoded.max_len],
+            "val_split": encoded.val_split,  # how validation was carved, to carve it again
         }
         train, val, test = (
             self._tensors(part, record) for part in (encoded.train, encoded.val, encoded.test)
@@ -170,7 +175,7 @@ class TextClassification(Task):
             "padding_idx": encoded.vocab.pad_id,
         }
         cut = encoded.truncation
-        notes = []
+        notes = [encoded.val_note] if encoded.val_note else []
         if options.min_freq or options.max_size:
             tokens = torch.cat(encoded.train.ids)
             unk = float((tokens == encoded.vocab.unk_id).double().mean())

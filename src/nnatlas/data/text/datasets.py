@@ -183,6 +183,7 @@ def _load_sst2(
         train=read_glue_tsv(train, num_classes=2, errors=errors),
         test=read_glue_tsv(dev, num_classes=2, errors=errors),  # GLUE's test labels are hidden
         source=str(train.parent),
+        phrases=True,  # train's examples are the phrases of its sentences, dev's whole ones
     )
 
 

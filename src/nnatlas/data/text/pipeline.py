@@ -182,6 +182,9 @@ class TextClassificationSplits:
         max_len: the truncation length; ``truncate_side`` which end was cut.
         truncation: :class:`TruncationReport` of the training split at ``max_len``.
         source: where the files came from.
+        val_split: how validation was made: ``"given"`` (the dataset's own), ``"random"``
+            (a stratified share of train) or ``"sentences"`` (whole sentences of a phrase-level
+            train, :mod:`nnatlas.data.text.phrases`); ``val_note`` says what that did.
     """
 
     name: str
@@ -195,6 +198,8 @@ class TextClassificationSplits:
     truncate_side: str
     truncation: TruncationReport
     source: str = ""
+    val_split: str = "given"
+    val_note: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -242,6 +247,25 @@ def _carve(split: LabeledTexts, fraction: float, seed: int) -> tuple[LabeledText
     return split.subset(keep.tolist()), split.subset(held.tolist())
 
 
+VAL_SPLITS = ("auto", "random", "sentences")
+
+
+def _carve_validation(
+    raw: RawTextClassification, train: LabeledTexts, fraction: float, seed: int, how: str
+) -> tuple[LabeledTexts, LabeledTexts, str, str]:
+    """``(train, validation, how, note)``: validation carved from train as ``how`` says."""
+    from nnatlas.data.text.phrases import carve_sentences
+
+    if how not in VAL_SPLITS:
+        raise ValueError(f"val_split must be one of {', '.join(VAL_SPLITS)}, got {how!r}")
+    if how == "auto":
+        how = "sentences" if raw.phrases else "random"
+    if how == "random":
+        return *_carve(train, fraction, seed), "random", ""
+    kept, held, report = carve_sentences(train, fraction, seed)
+    return kept, held, "sentences", report.describe()
+
+
 def load_text_classification(
     name: str,
     root: str | Path | None = None,
@@ -258,6 +282,7 @@ def load_text_classification(
     seed: int = 0,
     vocab: Vocab | None = None,
     extra_words: Sequence[str] = (),
+    val_split: str = "auto",
     **reader_options: Any,
 ) -> TextClassificationSplits:
     """Load, tokenize, build the vocabulary and encode a text classification dataset.
@@ -282,6 +307,9 @@ def load_text_classification(
         extra_words: words to add to a built vocabulary after the training ones (the words of
             pretrained vectors, so that held-out words training never shows keep a vector
             instead of becoming ``<unk>``); ignored when ``vocab`` is given.
+        val_split: how to carve validation from train when the dataset has none: ``"auto"``
+            (whole sentences for a phrase-level train such as SST-2's, else ``"random"``),
+            ``"random"`` (a stratified share of the examples) or ``"sentences"``.
         **reader_options: passed to the raw loader: ``errors="replace"`` for undecodable bytes;
             for ``csv:``, ``text_column``, ``label_column``, ``classes``, ``delimiter``.
 
@@ -294,8 +322,9 @@ def load_text_classification(
     train, val, test = raw.train, raw.val, raw.test
     if test is None:
         train, test = _carve(train, test_fraction, seed)
+    how, note = "given", ""
     if val is None:
-        train, val = _carve(train, val_fraction, seed + 1)
+        train, val, how, note = _carve_validation(raw, train, val_fraction, seed + 1, val_split)
     options = {"lower": lower, "punctuation": punctuation} if isinstance(tokenizer, str) else {}
     tok = get_tokenizer(tokenizer, **options)
     tokens = {
@@ -325,6 +354,8 @@ def load_text_classification(
         truncate_side=truncate_side,
         truncation=truncation_report(enc_train.raw_lengths, max_len),
         source=raw.source,
+        val_split=how,
+        val_note=note,
     )
 
 

@@ -60,6 +60,8 @@ class RawTextClassification:
         val, test: the given held-out splits, or ``None`` when the dataset has none
             (:func:`nnatlas.data.text.pipeline.load_text_classification` carves them from train).
         source: where the files were read from.
+        phrases: train holds the phrases of its sentences (SST): a validation split carved
+            from it holds out whole sentences (:mod:`nnatlas.data.text.phrases`).
     """
 
     name: str
@@ -68,6 +70,7 @@ class RawTextClassification:
     val: LabeledTexts | None = None
     test: LabeledTexts | None = None
     source: str = ""
+    phrases: bool = False
 
 
 @dataclass
