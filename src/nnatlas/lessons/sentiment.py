@@ -175,6 +175,10 @@ def run(ctx: Context) -> Result:
             batch_size=32,
             lr=cfg["lr"],
             grad_clip=1.0,
+            # The kept epoch is the one validation scores best on the measure compared here;
+            # the loss of sentences held out whole rises from epoch 1 on a few thousand phrases
+            # while their accuracy still climbs.
+            monitor="val_accuracy",
             model_options={
                 "bidirectional": True,
                 "hidden_size": cfg["hidden"],
@@ -268,7 +272,7 @@ LESSON = Lesson(
     run=run,
     quick={
         "limit": 4000,  # training texts
-        "val_fraction": 0.02,  # of SST-2's 67,349 phrases: 1,347 to validate on
+        "val_fraction": 0.02,  # of SST-2's 6,885 sentences, held out whole: 138 to validate on
         "min_freq": 2,
         "max_len": 40,
         "epochs": 3,
