@@ -2,8 +2,9 @@
 
 Usage: torchrun --nproc-per-node 2 ddp_worker.py RUN_DIR OUT_DIR [--resume] [--slow]
 
-Every rank trains the same tiny MLP (with dropout, so the generators matter) on the same blobs
-and writes OUT_DIR/rank{R}.json: a hash of its final weights and the weights' sum. ``--slow``
+Every rank trains the same tiny MLP (with dropout, so the generators matter, and a weight
+average, ``--ema``, which a resume must restore too) on the same blobs and writes
+OUT_DIR/rank{R}.json: a hash of its final (averaged) weights and the weights' sum. ``--slow``
 sleeps in each forward so a test can kill the run mid-training.
 """
 
@@ -38,7 +39,8 @@ def main() -> None:
         model.register_forward_pre_hook(lambda module, args: time.sleep(0.04))
     x, y = blobs(n=360)
     config = TrainConfig(epochs=4, batch_size=8, lr=3e-3, device="cpu", threads=1, quiet=True,
-                         checkpoint_every=5, tensorboard=False, restore_best=False)  # fmt: skip
+                         checkpoint_every=5, tensorboard=False, restore_best=False,
+                         ema=0.9)  # fmt: skip
     trainer = Trainer(model, config, run_dir=run_dir)
     trainer.fit(
         (x[:300], y[:300]), (x[300:], y[300:]), resume=run_dir / "last.pt" if resume else None
