@@ -102,6 +102,22 @@ def test_vectors_vocab_gives_words_training_never_shows_their_vector(tmp_path: P
     assert "superb" in tasks.load_run(tmp_path / "b").record["vocab"]["itos"]
 
 
+def test_weight_decay_moves_the_vectors_vocab_rows_and_the_run_warns(tmp_path: Path) -> None:
+    words = ["great", "film", "superb", "dull", "the", "mess"]
+    vectors = write_glove(tmp_path / "glove", words)
+    rows = ["text,label"] + ["great film,pos", "a dull mess,neg", "the great unknown,pos"] * 12
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    run = tasks.train("lstm_classifier", f"csv:{tmp_path / 'r.csv'}",
+                      word_vectors=f"glove:{tmp_path / 'glove'}", vectors_vocab=6,
+                      weight_decay=0.01, epochs=2, lr=0.05, quiet=True, tensorboard=False,
+                      threads=1, run_dir=tmp_path / "wd")  # fmt: skip
+    notes = " ".join(run.trainer.extra["notes"])
+    assert "--weight-decay 0.01 pulls every embedding row" in notes
+    superb = run.record["vocab"]["itos"].index("superb")
+    row = run.model.embedding.weight.detach()[superb].numpy()
+    assert np.linalg.norm(row) < np.linalg.norm(vectors[2])  # what the warning says
+
+
 def test_vectors_vocab_without_word_vectors_is_refused(tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text("text,label\ngreat film,pos\ndull,neg\n")
     with pytest.raises(tasks.TaskError, match="give them with --word-vectors"):

@@ -258,6 +258,13 @@ def train(
         spec = entry.inputs(model_options or {}) if entry.inputs is not None else {}
         pretrained = bool(spec.get("source"))
         prepared.notes += model_data_checks(prepared, _trainable(net), pretrained)
+        if dataset.vectors_vocab and config.weight_decay > 0:
+            prepared.notes.append(
+                f"warning: --weight-decay {config.weight_decay:g} pulls every embedding row "
+                "towards zero, the --vectors-vocab rows too, which no training text reaches: "
+                "they drift from GloVe's vectors that they are there to keep (train without "
+                "--weight-decay, or without --vectors-vocab)"
+            )
         run = _new_run(task, dataset, prepared, name, kwargs, net, config, folder, callbacks)
         return _fit_and_test(run, prepared, start, resume=None)
 
