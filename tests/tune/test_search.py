@@ -77,7 +77,7 @@ def test_a_tune_tests_only_the_best_and_continues_where_it_stopped(tmp_path):
         (dict(pruner="hyperband"), "choose from median, halving, none"),
         (dict(metric="val_top5"), "choose from val_loss"),
         (dict(storage="nosuchdb://x"), "cannot open the study database"),
-        (dict(epoch=3), "unknown training option 'epoch'; did you mean epochs"),
+        (dict(epoch=3), "unknown option 'epoch'; did you mean epochs"),
     ],
 )
 def test_bad_options_are_refused_before_training(tmp_path, kwargs, expected):
@@ -87,3 +87,24 @@ def test_bad_options_are_refused_before_training(tmp_path, kwargs, expected):
         isinstance(err.value, tasks.TaskError | TuneError)
         or "ConfigError" in type(err.value).__name__
     )
+
+
+def test_data_options_are_fixed_for_every_trial_and_kept_in_the_best_config(tmp_path):
+    """A text classifier tuned with its data read one way (here min_freq and max_len): every
+    trial and the retrained best read it so, and best-config.toml says so."""
+    from nnatlas.tune.configfile import read_options
+
+    rows = ["text,label"] + ["a truly great film,pos", "a dull mess,neg", "great fun,pos",
+                             "so dull,neg"] * 15  # fmt: skip
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    result = tune("lstm_classifier", f"csv:{tmp_path / 'r.csv'}", trials=2, space="lr",
+                  folder=tmp_path / "t", epochs=1, threads=1, min_freq=2, max_len=3,
+                  model_options={"embed_dim": 8, "hidden_size": 8})  # fmt: skip
+    assert result.complete
+    for run in (tmp_path / "t").rglob("config.json"):
+        saved = tasks.load_run(run.parent)
+        assert saved.options.min_freq == 2 and saved.options.max_len == 3, run.parent
+    best = read_options(result.files["best_config"])
+    assert best["min_freq"] == 2 and best["max_len"] == 3
+    with pytest.raises(TuneError, match="data options: .*word_vectors"):
+        tune("mlp", "digits", folder=tmp_path / "u", word_vector="glove-6b-50d", **TINY)

@@ -83,8 +83,9 @@ def tune(
     config: Path | None = typer.Option(  # noqa: B008
         None,
         "--config",
-        help="an option file (as `nnatlas train --config`) fixing options for every trial; "
-        "searched options override it",
+        help="an option file (as `nnatlas train --config`) fixing options for every trial, "
+        "training and data ones (word_vectors, punctuation, min_freq ...); searched options "
+        "override it",
     ),
 ) -> None:
     """Search hyper-parameters on validation data, prune poor trials, test only the best once.

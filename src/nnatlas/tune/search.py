@@ -52,6 +52,13 @@ FINISHED = ("COMPLETE", "PRUNED")  # the states that count towards --trials
 # Options of how a run executes, not of what it computes: a study may change them between its
 # processes, and a best configuration does not pin them.
 RUN_ONLY = ("threads", "device", "quiet", "tensorboard", "checkpoint_every")
+# How the data is read, fixed for every trial like a training option (the tune's own
+# val_fraction and limit aside): word vectors, a tokenizer, a vocabulary's limits ...
+DATA_OPTIONS = (
+    "image_size", "channels", "text_column", "label_column", "encoding", "limit_per_class",
+    "normalize", "word_vectors", "vectors_vocab", "punctuation", "val_split", "tokenizer",
+    "bptt", "seq_len", "min_freq", "max_size", "max_len", "truncate_side", "reverse_pairs",
+)  # fmt: skip
 # One thread per trial: trials are many small runs, often several processes at once, and on 2
 # shared cores two threads per process ran the digits MLP 2-10x slower than one.
 TRIAL_THREADS = 1
@@ -332,8 +339,10 @@ def tune(
         pruner: ``median``, ``halving`` (successive halving) or ``none``.
         sampler: ``tpe`` or ``random``.
         engine, val_fraction, limit, model_options, **options: fixed for every trial, as
-            :func:`nnatlas.tasks.train` takes them (``epochs=10``); a searched option
-            overrides a fixed one. ``threads`` defaults to :data:`TRIAL_THREADS`.
+            :func:`nnatlas.tasks.train` takes them: training options (``epochs=10``; a
+            searched option overrides a fixed one) and the data options of
+            :data:`DATA_OPTIONS` (``word_vectors="glove-6b-50d"``). ``threads`` defaults to
+            :data:`TRIAL_THREADS`.
         on_trial: called with each trial's row when it ends (the command prints it).
 
     Returns:
@@ -359,13 +368,18 @@ def tune(
     model = model or tasks.preset_for(data).model or task.default_model
     dims = parse_space(space, model)
     arguments = model_arguments(model)
-    fixed = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in options.items() if v is not None}
+    reading = {k: v for k, v in given.items() if k in DATA_OPTIONS}
+    fixed = {k: v for k, v in given.items() if k not in DATA_OPTIONS}
     known = [f.name for f in dataclasses.fields(tasks.resolve_config(data, engine, {}))]
     for key in fixed:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=2)
+            close = difflib.get_close_matches(key, [*known, *DATA_OPTIONS], n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise TuneError(f"unknown training option {key!r}{hint} (options: {', '.join(known)})")
+            raise TuneError(
+                f"unknown option {key!r}{hint} (training options: {', '.join(known)}; data "
+                f"options: {', '.join(DATA_OPTIONS)})"
+            )
     fixed.setdefault("threads", TRIAL_THREADS)
     base = tasks.resolve_config(data, engine, {**fixed, "monitor": metric})  # checks metric
     maximize = base.monitor_mode == "max"
@@ -384,6 +398,7 @@ def tune(
         "model_options": model_options or {},
         "val_fraction": val_fraction,
         "limit": limit,
+        **({"data_options": reading} if reading else {}),  # older studies had none
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the command prints its own lines
     lock = StudyLock(url, folder, name)
@@ -411,7 +426,7 @@ def tune(
 
     context = _TrialContext(
         tasks, model, data, engine, dims, arguments, metric, fixed, model_options or {},
-        val_fraction, limit, folder,
+        val_fraction, limit, folder, reading,
     )  # fmt: skip
     while True:
         with lock.hold():
@@ -464,6 +479,7 @@ class _TrialContext:
     val_fraction: float
     limit: int | None
     folder: Path
+    reading: dict[str, Any] = dataclasses.field(default_factory=dict)  # DATA_OPTIONS given
 
     def options_of(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(TrainConfig options, model_options)`` of a configuration's searched ``params``."""
@@ -488,6 +504,7 @@ class _TrialContext:
                 model_options=model_options,
                 callbacks=callbacks,
                 overwrite=True,
+                **self.reading,
                 **options,
             )
 
@@ -605,6 +622,7 @@ def best_config(result: TuneResult, context: _TrialContext, base: Any) -> dict[s
     out["val_fraction"] = context.val_fraction
     if context.limit is not None:
         out["limit"] = context.limit
+    out.update(context.reading)
     for key in dict.fromkeys(keys):
         if key not in RUN_ONLY:
             out[key] = getattr(resolved, key)
