@@ -192,7 +192,8 @@ register_dataset(
         name="sst2",
         kind="text",
         task="text_classification",
-        description="SST-2 (GLUE) sentence sentiment: 67,349 train phrases, 872 dev sentences",
+        description="SST-2 (GLUE) sentence sentiment: 67,349 train phrases of 6,885 sentences "
+        "(validation holds out whole sentences), 872 dev sentences",
         sources=[
             cache_source(),
             shared_source("sst2"),
