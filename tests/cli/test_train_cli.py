@@ -164,3 +164,10 @@ def test_ema_run_is_evaluated_with_its_averaged_weights(tmp_path, restore_best):
         assert evaluated.exit_code == 0, evaluated.output
         if name == ("best.pt" if restore_best == "--restore-best" else "last.pt"):
             assert f"{saved['accuracy']:.4f}" in evaluated.stdout
+
+
+def test_ema_without_validation_says_the_kept_epochs_figure_is_of_the_raw_weights(tmp_path):
+    result = train(tmp_path, "mlp", "--run-name", "n", "--ema", "0.9", "--val-fraction", "0")
+    assert result.exit_code == 0, result.output
+    assert "the best train_loss" in result.stdout
+    assert "of the raw weights: the model kept is their average" in " ".join(result.stdout.split())

@@ -110,3 +110,13 @@ def test_the_help_loads_neither_torch_nor_optuna():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()  # fmt: skip
     assert "torch" not in loaded and "optuna" not in loaded
+
+
+def test_a_misspelt_option_in_a_tunes_file_is_named_with_the_file(tmp_path):
+    options = tmp_path / "t.toml"
+    options.write_text('data = "digits"\nmin_frq = 2\n')
+    result = cli("tune", "mlp", "--config", str(options), "--dir", str(tmp_path / "t"))
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"{options}: unknown option 'min_frq'; did you mean min_freq" in text.replace("│ ", "")
+    assert not (tmp_path / "t").exists()

@@ -46,3 +46,14 @@ def test_validation_holds_whole_sentences_and_training_only_phrases_of_the_other
 def test_no_fraction_keeps_everything_for_training():
     train, val, report = carve_sentences(corpus(), fraction=0.0, seed=0)
     assert len(train) == len(corpus()) and len(val) == 0 and report.dropped == 0
+
+
+def test_no_validation_note_when_nothing_is_held_out():
+    from nnatlas.data.text.pipeline import _carve_validation
+    from nnatlas.data.text.readers import RawTextClassification
+
+    raw = RawTextClassification("sst2", ["negative", "positive"], corpus(), phrases=True)
+    train, val, how, note = _carve_validation(raw, raw.train, 0.0, 1, "auto")
+    assert how == "sentences" and len(val) == 0 and note == ""
+    train, val, how, note = _carve_validation(raw, raw.train, 0.34, 1, "auto")
+    assert len(val) == 1 and "1 of the 3 training sentences" in note

@@ -108,3 +108,23 @@ def test_data_options_are_fixed_for_every_trial_and_kept_in_the_best_config(tmp_
     assert best["min_freq"] == 2 and best["max_len"] == 3
     with pytest.raises(TuneError, match="data options: .*word_vectors"):
         tune("mlp", "digits", folder=tmp_path / "u", word_vector="glove-6b-50d", **TINY)
+    # Other data options than the study's: refused, naming the ones it had.
+    with pytest.raises(TuneError, match=r"data_options \{'min_freq': 2, 'max_len': 3\} then, None"):
+        tune("lstm_classifier", f"csv:{tmp_path / 'r.csv'}", trials=2, space="lr",
+             folder=tmp_path / "t", epochs=1, threads=1,
+             model_options={"embed_dim": 8, "hidden_size": 8})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reading", "expected"),
+    [
+        ({"val_split": "sentence"}, "--val-split must be random or sentences"),
+        ({"image_size": 8}, "--image-size does not apply to text classification"),
+    ],
+)
+def test_bad_data_options_are_refused_before_a_study_exists(tmp_path, reading, expected):
+    (tmp_path / "r.csv").write_text("text,label\ngreat,pos\ndull,neg\n" * 10)
+    with pytest.raises(tasks.TaskError, match=expected):
+        tune("lstm_classifier", f"csv:{tmp_path / 'r.csv'}", folder=tmp_path / "t", epochs=1,
+             **reading)  # fmt: skip
+    assert not (tmp_path / "t" / "study.db").exists()

@@ -372,9 +372,13 @@ def print_summary(run: Any) -> None:
     Console().print(summary_table(trainer.history, test))
     best = ""
     if run.config.restore_best and trainer.best_epoch is not None:
+        # Training metrics are of the optimizer's weights; under --ema the saved ones differ.
+        raw = trainer.average is not None and trainer.monitor.startswith("train_")
         best = (
             f" (weights of epoch {trainer.best_epoch}, the best {trainer.monitor} "
-            f"{trainer.best_value:.4f})"
+            f"{trainer.best_value:.4f}"
+            + (", of the raw weights: the model kept is their average" if raw else "")
+            + ")"
         )
     extras = "".join(
         f"  test {name} {test[name]:.4f}"

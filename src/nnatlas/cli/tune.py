@@ -152,6 +152,18 @@ def _from_file(
     for key in ("run_name", "runs_dir", "augment", "data_root", "resume", "overwrite"):
         if key in values:
             raise UsageError(f"{path}: `nnatlas tune` takes no {key}; drop it from the file")
+    import difflib
+    from dataclasses import fields
+
+    from nnatlas.train.config import TrainConfig
+    from nnatlas.tune.search import DATA_OPTIONS
+
+    known = [*given, *(f.name for f in fields(TrainConfig)), *DATA_OPTIONS]
+    for key in values:
+        if key not in known:  # named here, with the file, rather than by the search later
+            close = difflib.get_close_matches(key, known, n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise UsageError(f"{path}: unknown option {key!r}{hint}")
     given, fixed = dict(given), dict(fixed)
     for key, value in values.items():
         target = given if key in given else fixed

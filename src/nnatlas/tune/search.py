@@ -382,6 +382,10 @@ def tune(
             )
     fixed.setdefault("threads", TRIAL_THREADS)
     base = tasks.resolve_config(data, engine, {**fixed, "monitor": metric})  # checks metric
+    # The data options' values and whether the task takes them, before a study is made.
+    from nnatlas.tasks.run import data_options
+
+    task.check_options(data_options(data, val_fraction=val_fraction, limit=limit, **reading))
     maximize = base.monitor_mode == "max"
     name = study or default_study_name(model, data)
     folder = Path(folder) if folder is not None else Path(runs_dir) / "tune" / name
@@ -416,7 +420,9 @@ def tune(
         elif saved != json.loads(json.dumps(settings)):
             now = json.loads(json.dumps(settings))  # as the database gives them back
             changed = "; ".join(
-                f"{k} {saved.get(k)!r} then, {now[k]!r} now" for k in now if saved.get(k) != now[k]
+                f"{k} {saved.get(k)!r} then, {now.get(k)!r} now"
+                for k in dict.fromkeys([*now, *saved])
+                if saved.get(k) != now.get(k)
             )
             raise TuneError(
                 f"study {name!r} in {url} was made with other settings ({changed}); continue "

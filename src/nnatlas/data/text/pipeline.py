@@ -263,7 +263,7 @@ def _carve_validation(
     if how == "random":
         return *_carve(train, fraction, seed), "random", ""
     kept, held, report = carve_sentences(train, fraction, seed)
-    return kept, held, "sentences", report.describe()
+    return kept, held, "sentences", report.describe() if report.held_out else ""
 
 
 def load_text_classification(
