@@ -143,7 +143,12 @@ def _from_file(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """The command's options with an option file's values where the command line gave none:
     ``(given, fixed training options, model_options)``."""
+    import difflib
+    from dataclasses import fields
+
+    from nnatlas.train.config import TrainConfig
     from nnatlas.tune.configfile import read_options
+    from nnatlas.tune.search import DATA_OPTIONS
 
     values = read_options(path)
     model_options = values.pop("model_options", None)
@@ -152,12 +157,6 @@ def _from_file(
     for key in ("run_name", "runs_dir", "augment", "data_root", "resume", "overwrite"):
         if key in values:
             raise UsageError(f"{path}: `nnatlas tune` takes no {key}; drop it from the file")
-    import difflib
-    from dataclasses import fields
-
-    from nnatlas.train.config import TrainConfig
-    from nnatlas.tune.search import DATA_OPTIONS
-
     known = [*given, *(f.name for f in fields(TrainConfig)), *DATA_OPTIONS]
     for key in values:
         if key not in known:  # named here, with the file, rather than by the search later
