@@ -57,3 +57,11 @@ def test_no_validation_note_when_nothing_is_held_out():
     assert how == "sentences" and len(val) == 0 and note == ""
     train, val, how, note = _carve_validation(raw, raw.train, 0.34, 1, "auto")
     assert len(val) == 1 and "1 of the 3 training sentences" in note
+
+
+def test_the_task_options_offer_every_validation_split() -> None:
+    from nnatlas.data.text.pipeline import VAL_SPLITS as PIPELINE_SPLITS
+    from nnatlas.tasks.base import VAL_SPLITS
+
+    # kept twice on purpose (see base.py): the options name every split but "auto", the default
+    assert ("auto", *VAL_SPLITS) == PIPELINE_SPLITS
