@@ -75,7 +75,9 @@ PRESETS: dict[str, Preset] = {
     # --model-option pooling=max --model-option dropout=0.5) 0.8119-0.8234 dev accuracy at the
     # epoch of the best validation accuracy, 0.8165-0.8326 at the last, seeds 0-2, 68-95 s
     # (2026-12-04, 1 thread). Validation holds out whole sentences: their loss rises from the
-    # first epochs while their accuracy still climbs, so accuracy picks the epoch kept.
+    # first epochs while their accuracy still climbs, so accuracy picks the epoch kept. The
+    # README's best recipes add --epochs 10 --model-option hidden_size=256 (0.8368 on the mean,
+    # GloVe: 0.8505); the preset keeps 128 units, twice as fast, for the lessons and tests.
     "sst2": Preset(
         "lstm_classifier",
         config=dict(
