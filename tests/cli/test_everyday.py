@@ -198,3 +198,31 @@ def test_ctrl_c_stops_after_a_step_saves_and_prints_the_resume_command(tmp_path:
     assert json.loads((runs / "i" / "test_metrics.json").read_text()) == json.loads(
         (runs / "s" / "test_metrics.json").read_text()
     )
+
+
+def test_eval_threads_overrides_the_count_the_run_trained_with(tmp_path: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    photos = write_photos(tmp_path / "photos", per_class=10)
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        trained = cli("train", "--data", f"imagefolder:{photos}", "--epochs", "1",
+                      "--runs-dir", runs, "--run-name", name, *FAST)  # fmt: skip
+        assert trained.exit_code == 0, trained.output
+    try:
+        own = cli("eval", runs / "a", "--metrics", "accuracy")
+        assert own.exit_code == 0 and torch.get_num_threads() == 1  # the run's saved count
+        given = cli("eval", runs / "a", "--metrics", "accuracy", "--threads", "2")
+        assert given.exit_code == 0 and torch.get_num_threads() == 2
+        accuracy = [
+            [line for line in r.stdout.splitlines() if "accuracy" in line] for r in (own, given)
+        ]
+        assert accuracy[0] == accuracy[1] and accuracy[0]  # the same model, other threads
+        torch.set_num_threads(1)
+        ensemble = cli("eval", runs / "a", runs / "b", "--threads", "2")
+        assert ensemble.exit_code == 0 and torch.get_num_threads() == 2, ensemble.output
+        refused = cli("eval", runs / "a", "--threads", "-1")
+        assert refused.exit_code != 0 and "--threads" in flat(refused)
+    finally:
+        torch.set_num_threads(before)

@@ -64,6 +64,12 @@ def evaluate(
     beam: Optional[int] = typer.Option(  # noqa: B008, UP045
         None, help="translation runs: the beam width BLEU decodes with (default 1, greedy)"
     ),
+    threads: Optional[int] = typer.Option(  # noqa: B008, UP045
+        None,
+        min=0,
+        help="CPU threads, 0 = automatic (default: the count the run trained with, saved in "
+        "its config)",
+    ),
 ) -> None:
     """Evaluate a trained model on a split: loss and metrics; classifiers' confusion matrix;
     translation runs' corpus BLEU (sacrebleu, its signature printed), greedy or with --beam N.
@@ -90,8 +96,9 @@ def evaluate(
             if stray:
                 raise UsageError(f"{', '.join(stray)}: for one run; an ensemble takes none")
             ensemble = tasks.ensemble_evaluate(
-                runs, split, data=data, root=data_root, metrics=names, device=device
-            )
+                runs, split, data=data, root=data_root, metrics=names, device=device,
+                threads=threads,
+            )  # fmt: skip
         run = runs[0]
     if len(runs) > 1:
         _print_ensemble(console, runs, ensemble)
@@ -104,12 +111,12 @@ def evaluate(
 
             loaded = transfer.evaluate_weights(
                 model, run, data, normalize=normalize, image_size=image_size, root=data_root,
-                device=device,
+                device=device, threads=threads or 0,
             )  # fmt: skip
         elif normalize is not None or image_size is not None:
             raise UsageError("--normalize and --image-size go with --model (a weight file)")
         else:
-            loaded = tasks.load_run(run, device, root=data_root)
+            loaded = tasks.load_run(run, device, root=data_root, threads=threads)
         if names is None:
             names = list(dict.fromkeys([*loaded.config.metric_names, "top5"]))
         results = tasks.evaluate(loaded, split, data=data, metrics=names, beam=beam)

@@ -43,12 +43,14 @@ def ensemble_evaluate(
     root: str | None = None,
     metrics: Sequence[str] | None = None,
     device: str = "auto",
+    threads: int | None = None,
 ) -> EnsembleEvaluation:
     """Average the class probabilities of several classifier runs on one split and score them.
 
     Args:
         runs: two or more runs (objects, folders or checkpoints) of the same classes.
         split, data, root, device: as :func:`~nnatlas.tasks.run.evaluate` takes them.
+        threads: CPU threads for runs given as paths (default: the count they trained with).
         metrics: extra metrics (default: the first run's ``config.metrics``); ``loss`` is the
             cross-entropy of the averaged probabilities.
 
@@ -58,7 +60,7 @@ def ensemble_evaluate(
     """
     if len(runs) < 2:
         raise TaskError(f"an ensemble needs at least two runs, got {len(runs)}")
-    loaded = [_as_run(run, device) for run in runs]
+    loaded = [_as_run(run, device, threads) for run in runs]
     first = loaded[0]
     names = list(metrics) if metrics is not None else list(first.config.metric_names)
     total: np.ndarray | None = None

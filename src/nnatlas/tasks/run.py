@@ -548,7 +548,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_run(path: str | Path, device: str = "auto", root: str | None = None) -> Run:
+def load_run(
+    path: str | Path, device: str = "auto", root: str | None = None, threads: int | None = None
+) -> Run:
     """Rebuild a trained run from its folder (best.pt, else last.pt) or a checkpoint file.
 
     Args:
@@ -556,6 +558,8 @@ def load_run(path: str | Path, device: str = "auto", root: str | None = None) ->
         device: where the model goes (torch engine): ``auto``, ``cpu``, ``cuda`` ...
         root: where the run's dataset is now, when not where the run recorded it (another
             machine); used by ``evaluate`` and by ``predict`` on ``SPLIT:INDEX``.
+        threads: CPU threads for this process (0 = automatic); default the count the run
+            trained with, saved in its config.
     """
     from nnatlas.train import CheckpointError, TrainConfig, create_trainer, load_checkpoint
     from nnatlas.train.checkpoint import non_finite_values
@@ -568,6 +572,10 @@ def load_run(path: str | Path, device: str = "auto", root: str | None = None) ->
     info = ckpt["model_info"]
     config = TrainConfig.from_dict(ckpt["config"])
     config.quiet, config.tensorboard = True, False
+    if threads is not None:
+        if threads < 0:
+            raise TaskError(f"threads: expected 0 (automatic) or more, got {threads}")
+        config.threads = threads
     if config.engine == "torch":
         config.device = device
     model = build_model(info["name"], config.engine, dict(info["kwargs"]), seed=config.seed)
@@ -587,8 +595,8 @@ def load_run(path: str | Path, device: str = "auto", root: str | None = None) ->
     return Run(folder, task, options, record, info["name"], trainer, checkpoint=file)
 
 
-def _as_run(run: Run | str | Path, device: str = "auto") -> Run:
-    return run if isinstance(run, Run) else load_run(run, device)
+def _as_run(run: Run | str | Path, device: str = "auto", threads: int | None = None) -> Run:
+    return run if isinstance(run, Run) else load_run(run, device, threads=threads)
 
 
 def evaluate(

@@ -31,6 +31,7 @@ def evaluate_weights(
     image_size: int | None = None,
     root: str | None = None,
     device: str = "auto",
+    threads: int = 0,
 ) -> Any:
     """An in-memory run of zoo ``model`` with the tensors of ``weights``, for ``data``.
 
@@ -41,6 +42,7 @@ def evaluate_weights(
         normalize: a name of :data:`NORMALIZATIONS`; default the model's known source's
             (ImageNet's mean/std for the akamaster files and torchvision's), else ``data``.
         image_size: resize the images (default: the dataset's own size).
+        threads: CPU threads (0 = automatic, by the model's size).
 
     Returns:
         A :class:`nnatlas.tasks.Run` without a folder.
@@ -75,6 +77,6 @@ def evaluate_weights(
             f"{model} --weights {weights})"
         )
     load_weights(net, weights, source=model)
-    config = TrainConfig(quiet=True, tensorboard=False, device=device)
+    config = TrainConfig(quiet=True, tensorboard=False, device=device, threads=threads)
     trainer = create_trainer(net, config, model_info={"name": model, "kwargs": kwargs})
     return Run(None, task, options, prepared.record, model, trainer, checkpoint=Path(weights))
