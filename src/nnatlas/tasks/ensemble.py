@@ -50,9 +50,9 @@ def ensemble_evaluate(
     Args:
         runs: two or more runs (objects, folders or checkpoints) of the same classes.
         split, data, root, device: as :func:`~nnatlas.tasks.run.evaluate` takes them.
-        threads: CPU threads for runs given as paths (default: the count they trained with).
         metrics: extra metrics (default: the first run's ``config.metrics``); ``loss`` is the
             cross-entropy of the averaged probabilities.
+        threads: CPU threads for runs given as paths (default: the count they trained with).
 
     Raises:
         TaskError: for fewer than two runs, a run that is not a classifier, runs of other
