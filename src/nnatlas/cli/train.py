@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import typer
 
+from nnatlas.cli.crossval import print_cross_validation
 from nnatlas.cli.errors import UsageError, exit_on_usage_error, print_error
 from nnatlas.cli.options_file import READING, merge_config_file
 from nnatlas.cli.root import app
@@ -106,6 +107,13 @@ def train(
     limit: int | None = typer.Option(
         None, help="train on at most N training examples (a stratified subset for classifiers)"
     ),
+    folds: int | None = typer.Option(
+        None,
+        help="images: k-fold cross-validation: pool train and validation into K stratified "
+        "folds, train a run per fold in RUN/fold-I, each scored on the fold it held out; with "
+        "--fold, that one fold alone",
+    ),
+    fold: int | None = typer.Option(None, help="with --folds K: train fold I (0..K-1) only"),
     tokenizer: str | None = typer.Option(
         None, help="language models: read the corpus as char or word tokens (default char)"
     ),
@@ -236,6 +244,9 @@ def train(
     launch = dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
     launch.update(master_port=master_port, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
     if any(v is not None for v in launch.values()):
+        if folds is not None and fold is None:
+            with exit_on_usage_error():
+                raise UsageError("--nproc trains one run: give --fold I with --folds K")
         engine_given = options.get("engine")
         if config is not None and engine_given is None:
             from nnatlas.tune.configfile import read_options
@@ -257,7 +268,7 @@ def train(
     )
     given.update(max_len=max_len, truncate_side=truncate_side, reverse_pairs=reverse_pairs)
     given.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab, punctuation=punctuation)
-    given.update(val_split=val_split)
+    given.update(val_split=val_split, folds=folds, fold=fold)
     model_options = None
     with exit_on_usage_error():
         if config is not None:
@@ -273,12 +284,24 @@ def train(
     augment, data_root = given.pop("augment"), given.pop("data_root")
     val_fraction = given.pop("val_fraction")
     val_fraction = 0.1 if val_fraction is None else val_fraction
-    reading = {k: given.pop(k) for k in (*READING, *SEQUENCE_READING)}
+    reading = {k: given.pop(k) for k in (*READING, *SEQUENCE_READING, "folds", "fold")}
     options = given  # TrainConfig fields only, now
     run_dir = runs_dir / run_name if run_name else None
     header = RunHeader(runs_dir)
     with exit_on_usage_error():
         try:
+            reading["reverse_pairs"] = bool(reading["reverse_pairs"])
+            if reading["folds"] is not None and reading["fold"] is None:
+                if resume:
+                    raise UsageError("--resume continues one run: give its --fold as well")
+                engine = options.pop("engine") or "torch"
+                cv = _cross_validate(
+                    model, data, engine, runs_dir, run_name, overwrite, augment=augment,
+                    val_fraction=val_fraction, root=data_root, model_options=model_options,
+                    **reading, **options,
+                )  # fmt: skip
+                print_cross_validation(cv)
+                return
             if resume:
                 if run_dir is None:
                     raise UsageError("--resume needs --run-name of the run to continue")
@@ -286,7 +309,6 @@ def train(
                 run = _resume(run_dir, header, {**options, **ignored})
             else:
                 engine = options.pop("engine") or "torch"
-                reading["reverse_pairs"] = bool(reading["reverse_pairs"])
                 run = tasks.train(
                     model,
                     data,
@@ -313,6 +335,33 @@ def train(
             raise typer.Exit(130) from None
     if is_main_process():
         print_summary(run)
+
+
+def _cross_validate(
+    model: str | None, data: str, engine: str, runs_dir: Path, run_name: str | None,
+    overwrite: bool, *, folds: int, fold: None, **options: Any,
+) -> Any:  # fmt: skip
+    """``--folds K`` without ``--fold``: a run per fold in ``RUNS/NAME/fold-I``."""
+    import nnatlas.tasks as tasks
+    from nnatlas.cli.crossval import cross_validate_runs
+    from nnatlas.tasks.run import default_run_name
+
+    seed = options.get("seed")
+    name = run_name or f"cv{folds}-" + default_run_name(
+        model or tasks.preset_for(data).model or tasks.task_for(data).default_model,
+        data, engine, 0 if seed is None else seed,
+    )  # fmt: skip
+
+    def train_fold(index: int, run_dir: Path) -> Any:
+        return tasks.train(
+            model, data, engine=engine, run_dir=run_dir, folds=folds, fold=index,
+            callbacks=[RunHeader(runs_dir)], overwrite=overwrite, **options,
+        )  # fmt: skip
+
+    describe = {"model": model, "data": data, "engine": engine}
+    return cross_validate_runs(
+        "train", train_fold, folds, runs_dir / name, overwrite=overwrite, describe=describe
+    )
 
 
 def _launch(launch: dict[str, Any], engine: str | None) -> int:

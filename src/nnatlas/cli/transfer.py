@@ -8,12 +8,15 @@ sweeping the labelled examples per class. The work is :mod:`nnatlas.transfer`'s.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from nnatlas.cli.errors import UsageError, exit_on_usage_error, print_error
 from nnatlas.cli.root import app
+
+if TYPE_CHECKING:
+    from nnatlas.tasks.crossval import CrossValidation
 
 
 @app.command(name="transfer")
@@ -71,6 +74,13 @@ def transfer(
         help="score every image as the mean of it and its mirror image (test-time "
         "augmentation), in validation as in test, eval and predict",
     ),
+    folds: Optional[int] = typer.Option(  # noqa: UP045
+        None,
+        help="k-fold cross-validation: pool train and validation, deal them into K stratified "
+        "folds and train one run per fold, each scored on the fold it held out (the test split "
+        "untouched); with --fold, that one fold alone",
+    ),
+    fold: Optional[int] = typer.Option(None, help="with --folds K: train fold I (0..K-1) only"),  # noqa: UP045
     threads: Optional[int] = typer.Option(  # noqa: UP045
         None, help="CPU threads (default: all cores for these models)"
     ),
@@ -96,8 +106,21 @@ def transfer(
     options = {k: v for k, v in options.items() if v is not None}
     model_options = dict(backbone_lr=backbone_lr, flip_tta=flip_tta or None)
     options["model_options"] = {k: v for k, v in model_options.items() if v is not None} or None
+    if fold is not None:
+        options.update(folds=folds, fold=fold)  # one fold: DataOptions checks the pair
     with exit_on_usage_error():
         try:
+            if folds is not None and fold is None:
+                from nnatlas.cli.crossval import print_cross_validation
+
+                if strategy == "compare" or "," in strategy or train_size is not None:
+                    raise UsageError("--folds cross-validates one --strategy; compare without it")
+                cv = _cross_validate(
+                    backbone, data, strategy, folds, weights=weights, runs_dir=runs_dir,
+                    run_name=run_name, overwrite=overwrite, **options,
+                )  # fmt: skip
+                print_cross_validation(cv)
+                return
             if strategy == "compare" or "," in strategy:
                 chosen = None if strategy == "compare" else _strategies(strategy)
                 comparison = api.compare(
@@ -119,6 +142,29 @@ def transfer(
         print_summary(run)
         return
     _print_comparison(comparison)
+
+
+def _cross_validate(
+    backbone: str, data: str, strategy: str, folds: int, *, runs_dir: Path,
+    run_name: str | None, overwrite: bool, **options: Any,
+) -> CrossValidation:  # fmt: skip
+    import nnatlas.transfer as api
+    from nnatlas.cli.crossval import cross_validate_runs
+    from nnatlas.transfer.strategies import default_name
+
+    seed = int(options.get("seed", 0))
+    folder = runs_dir / (run_name or f"cv{folds}-{default_name(backbone, data, strategy, seed)}")
+
+    def train_fold(fold: int, run_dir: Path) -> Any:
+        return api.train(
+            backbone, data, strategy, folds=folds, fold=fold, run_dir=run_dir,
+            overwrite=overwrite, **options,
+        )  # fmt: skip
+
+    describe = {"backbone": backbone, "data": data, "strategy": strategy}
+    return cross_validate_runs(
+        "transfer", train_fold, folds, folder, overwrite=overwrite, describe=describe
+    )
 
 
 def _strategies(text: str) -> list[str]:

@@ -37,6 +37,8 @@ from nnatlas.data.images.readers import open_image
 from nnatlas.data.images.splits import (
     ImageSplits,
     Split,
+    cross_validation_fold,
+    fold_indices,
     load_image_dataset,
     load_image_split,
     stratified_split,
@@ -113,6 +115,8 @@ __all__ = [
     "Split",
     "TabularSplits",
     "build_transforms",
+    "cross_validation_fold",
+    "fold_indices",
     "load_image_dataset",
     "load_image_split",
     "load_tabular_dataset",

@@ -44,6 +44,8 @@ OPTION_FLAGS = {
     "encoding": "--encoding",
     "limit": "--limit",
     "limit_per_class": "--limit-per-class",
+    "folds": "--folds",
+    "fold": "--fold",
     "normalize": "--normalize",
     "word_vectors": "--word-vectors",
     "vectors_vocab": "--vectors-vocab",
@@ -88,6 +90,9 @@ class DataOptions:
             classifiers; the first windows of a corpus or the first sentence pairs).
         limit_per_class: classifiers: train on at most this many examples of each class
             (seeded), the labelled-data budget of a transfer-learning sweep.
+        folds, fold: images: k-fold cross-validation; the training and validation examples
+            pooled and dealt into ``folds`` stratified folds (seeded by ``seed``), fold
+            ``fold`` (0-based) validating and the others training; the test split as it was.
         normalize: images: ``[mean, std]`` per channel to normalize with (a pretrained
             backbone's), instead of the training split's own statistics.
         word_vectors: texts: pretrained word vectors that start the embedding
@@ -130,6 +135,8 @@ class DataOptions:
     encoding: str | None = None
     limit: int | None = None
     limit_per_class: int | None = None
+    folds: int | None = None
+    fold: int | None = None
     normalize: list[list[float]] | None = None
     word_vectors: str | None = None
     vectors_vocab: int | None = None
@@ -147,7 +154,8 @@ class DataOptions:
     def __post_init__(self) -> None:
         import codecs
 
-        whole = ("image_size", "channels", "limit", "limit_per_class", "vectors_vocab")
+        whole = ("image_size", "channels", "limit", "limit_per_class", "vectors_vocab", "folds")
+        whole += ("fold",)
         for name in (*whole, "bptt", "seq_len", "min_freq", "max_size", "max_len"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -214,6 +222,7 @@ class DataOptions:
                 raise TaskError(
                     f"{OPTION_FLAGS[name]} must be at least 1, got {getattr(self, name)}"
                 )
+        self._check_folds()
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)
@@ -222,6 +231,19 @@ class DataOptions:
                     f"--encoding {self.encoding!r}: not an encoding Python knows; e.g. utf-8, "
                     "latin-1, cp1252, utf-16"
                 ) from None
+
+    def _check_folds(self) -> None:
+        if self.folds is None:
+            if self.fold is not None:
+                raise TaskError(f"--fold {self.fold}: say how many folds with --folds K")
+            return
+        if not 2 <= self.folds <= 100:
+            raise TaskError(f"--folds must be between 2 and 100, got {self.folds}")
+        if self.fold is None or not 0 <= self.fold < self.folds:
+            raise TaskError(
+                f"--fold {self.fold}: a run trains one fold of {self.folds}, from 0 to "
+                f"{self.folds - 1} (give --folds alone to the command to run them all)"
+            )
 
     def given(self) -> dict[str, Any]:
         """The user-settable options that differ from their defaults (augment "none" is one)."""

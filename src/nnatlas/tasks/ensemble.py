@@ -24,7 +24,7 @@ from nnatlas.tasks.run import Evaluation, Run, _as_run, split_tensors
 from nnatlas.train.metrics import MetricAccumulator
 
 # The data options that choose which examples land in which split.
-SPLIT_OPTIONS = ("val_fraction", "seed", "limit", "limit_per_class")
+SPLIT_OPTIONS = ("val_fraction", "seed", "limit", "limit_per_class", "folds", "fold")
 
 
 class EnsembleEvaluation(Evaluation):

@@ -118,17 +118,22 @@ class ImageClassification(Task):
     model_kinds = ("image",)
     default_model = "lenet5"
     data_options = ("image_size", "channels", "augment", "limit", "limit_per_class", "normalize")
+    data_options += ("folds", "fold")
 
     @staticmethod
     def _read(options: DataOptions, size: int | None) -> Any:
-        """The dataset's splits in [0, 1], folders read at ``size`` (others at their own)."""
-        from nnatlas.data import get_spec, load_image_dataset
+        """The dataset's splits in [0, 1], folders read at ``size`` (others at their own), with
+        train and validation dealt again into folds for ``--folds``/``--fold``."""
+        from nnatlas.data import cross_validation_fold, get_spec, load_image_dataset
 
         reader = {"image_size": size} if size and get_spec(options.name).takes("image_size") else {}
-        return load_image_dataset(
+        splits = load_image_dataset(
             options.name, options.root, val_fraction=options.val_fraction, seed=options.seed,
             **reader,
         )  # fmt: skip
+        if options.folds is None:
+            return splits
+        return cross_validation_fold(splits, options.folds, options.fold)
 
     def load(self, options: DataOptions, entry: Any = None) -> Prepared:
         from nnatlas.data import AUGMENT_PRESETS, BatchAugment, get_spec

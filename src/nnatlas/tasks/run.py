@@ -160,6 +160,8 @@ def train(
     encoding: str | None = None,
     limit: int | None = None,
     limit_per_class: int | None = None,
+    folds: int | None = None,
+    fold: int | None = None,
     normalize: list[list[float]] | None = None,
     word_vectors: str | None = None,
     vectors_vocab: int | None = None,
@@ -192,10 +194,10 @@ def train(
         val_fraction: share of the training data held out for validation.
         root: a local copy of the dataset.
         image_size, channels, text_column, label_column, encoding, limit, limit_per_class,
-        normalize, word_vectors, vectors_vocab, punctuation, val_split, tokenizer, bptt, seq_len,
-        min_freq, max_size, max_len, truncate_side, reverse_pairs: how the data is read (see
-            :class:`~nnatlas.tasks.base.DataOptions`); each applies to the tasks that list it
-            in ``data_options`` and is refused by the others.
+        folds, fold, normalize, word_vectors, vectors_vocab, punctuation, val_split, tokenizer,
+        bptt, seq_len, min_freq, max_size, max_len, truncate_side, reverse_pairs: how the
+            data is read (see :class:`~nnatlas.tasks.base.DataOptions`); each applies to the
+            tasks that list it in ``data_options`` and is refused by the others.
         model_options: constructor arguments of the model beyond those fitted to the data
             (``{"hidden_sizes": [64], "dropout": 0.2}``).
         callbacks: extra :class:`~nnatlas.train.Callback` objects.
@@ -215,7 +217,7 @@ def train(
     entry = model_entry(name, task)
     reading = dict(image_size=image_size, channels=channels, text_column=text_column)
     reading.update(label_column=label_column, encoding=encoding, limit=limit)
-    reading.update(limit_per_class=limit_per_class, normalize=normalize)
+    reading.update(limit_per_class=limit_per_class, folds=folds, fold=fold, normalize=normalize)
     reading.update(word_vectors=word_vectors, vectors_vocab=vectors_vocab, punctuation=punctuation)
     reading.update(val_split=val_split, tokenizer=tokenizer, bptt=bptt)
     reading.update(seq_len=seq_len, min_freq=min_freq, max_size=max_size, max_len=max_len)

@@ -67,8 +67,13 @@ def train(
         # when AUC would be added by itself), so ask for the metric here.
         merged["metrics"] = ",".join(("accuracy", "f1", *RANKING_METRICS))
     if "run_dir" not in merged and "run_name" not in merged:
-        merged["run_name"] = f"{backbone}-{strategy}-{_safe(data)}-s{merged.get('seed', 0)}"
+        merged["run_name"] = default_name(backbone, data, strategy, merged.get("seed", 0))
     return tasks.train("transfer", data, model_options=model, **merged)
+
+
+def default_name(backbone: str, data: str, strategy: str, seed: int) -> str:
+    """A transfer run's default folder name: ``BACKBONE-STRATEGY-DATA-sSEED``."""
+    return f"{backbone}-{strategy}-{_safe(data)}-s{seed}"
 
 
 def _safe(data: str) -> str:
