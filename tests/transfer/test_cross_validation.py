@@ -145,4 +145,24 @@ def test_train_cross_validates_a_zoo_model_on_digits(tmp_path: Path) -> None:
     assert sum(row["val"] for row in rows) == rows[0]["train"] + rows[0]["val"] == 1527
     assert 0.5 < saved["pooled"]["accuracy"] <= 1.0
     resumed = _invoke([*command, "--resume", "--run-name", "x"])
-    assert resumed.exit_code == 2 and "give its --fold" in resumed.output
+    said = " ".join(resumed.output.split())  # the error is wrapped to the terminal's width
+    assert resumed.exit_code == 2 and "holds no fold runs; nothing to continue" in said
+
+
+def test_resume_keeps_the_folds_trained_so_far(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    base = ["train", "mlp", "--data", "digits", "--epochs", "1", "--quiet", "--folds", "3"]
+    one = _invoke([*base, "--fold", "0", "--runs-dir", str(runs / "cv"), "--run-name", "fold-0"])
+    assert one.exit_code == 0, one.output
+    kept = (runs / "cv" / "fold-0" / "best.pt").stat().st_mtime_ns
+    refused = _invoke([*base, "--runs-dir", str(runs), "--run-name", "cv"])
+    assert refused.exit_code == 2 and "fold-0" in refused.output  # it holds a run
+    resumed = _invoke([*base, "--runs-dir", str(runs), "--run-name", "cv", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert (runs / "cv" / "fold-0" / "best.pt").stat().st_mtime_ns == kept  # not trained again
+    assert "fold 0 of 3" not in resumed.stdout and "fold 2 of 3" in resumed.stdout
+    rows = json.loads((runs / "cv" / "cv.json").read_text())["folds"]
+    assert [row["fold"] for row in rows] == [0, 1, 2]
+    assert rows[0]["accuracy"] == pytest.approx(
+        tasks.evaluate(runs / "cv" / "fold-0", "val")["accuracy"]
+    )

@@ -22,6 +22,7 @@ def cross_validate_runs(
     folder: Path,
     *,
     overwrite: bool,
+    resume: bool = False,
     describe: dict[str, Any],
 ) -> CrossValidation:
     """:func:`~nnatlas.tasks.crossval.cross_validate`, saying which fold trains where, with the
@@ -34,7 +35,9 @@ def cross_validate_runs(
 
     if sys.argv[1:2] == [command]:  # typed, not called through a test runner or the API
         describe = {"command": "nnatlas " + shlex.join(sys.argv[1:]), **describe}
-    return cross_validate(announced, folds, folder, overwrite=overwrite, describe=describe)
+    return cross_validate(
+        announced, folds, folder, overwrite=overwrite, resume=resume, describe=describe
+    )
 
 
 def print_cross_validation(cv: CrossValidation) -> None:

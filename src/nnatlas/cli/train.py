@@ -177,7 +177,8 @@ def train(
     resume: bool = typer.Option(
         False,
         "--resume",
-        help="continue --run-name from its last.pt; with --epochs N, extend it to N epochs",
+        help="continue --run-name from its last.pt; with --epochs N, extend it to N epochs; "
+        "with --folds K, the cross-validation's unfinished folds",
     ),
     overwrite: bool = typer.Option(
         False,
@@ -292,11 +293,9 @@ def train(
         try:
             reading["reverse_pairs"] = bool(reading["reverse_pairs"])
             if reading["folds"] is not None and reading["fold"] is None:
-                if resume:
-                    raise UsageError("--resume continues one run: give its --fold as well")
                 engine = options.pop("engine") or "torch"
                 cv = _cross_validate(
-                    model, data, engine, runs_dir, run_name, overwrite, augment=augment,
+                    model, data, engine, runs_dir, run_name, overwrite, resume, augment=augment,
                     val_fraction=val_fraction, root=data_root, model_options=model_options,
                     **reading, **options,
                 )  # fmt: skip
@@ -339,9 +338,10 @@ def train(
 
 def _cross_validate(
     model: str | None, data: str, engine: str, runs_dir: Path, run_name: str | None,
-    overwrite: bool, *, folds: int, fold: None, **options: Any,
+    overwrite: bool, resume: bool, *, folds: int, fold: None, **options: Any,
 ) -> Any:  # fmt: skip
-    """``--folds K`` without ``--fold``: a run per fold in ``RUNS/NAME/fold-I``."""
+    """``--folds K`` without ``--fold``: a run per fold in ``RUNS/NAME/fold-I`` (``--resume``:
+    the folds trained so far kept, an interrupted one continued)."""
     import nnatlas.tasks as tasks
     from nnatlas.cli.crossval import cross_validate_runs
     from nnatlas.tasks.run import default_run_name
@@ -360,8 +360,9 @@ def _cross_validate(
 
     describe = {"model": model, "data": data, "engine": engine}
     return cross_validate_runs(
-        "train", train_fold, folds, runs_dir / name, overwrite=overwrite, describe=describe
-    )
+        "train", train_fold, folds, runs_dir / name, overwrite=overwrite, resume=resume,
+        describe=describe,
+    )  # fmt: skip
 
 
 def _launch(launch: dict[str, Any], engine: str | None) -> int:

@@ -89,6 +89,9 @@ def transfer(
     runs_dir: Path = typer.Option(Path("runs"), help="where run folders are made"),  # noqa: B008
     run_name: Optional[str] = typer.Option(None, help="run folder name (one strategy)"),  # noqa: UP045
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run in the folder"),  # noqa: B008
+    resume: bool = typer.Option(  # noqa: B008
+        False, "--resume", help="--folds K: keep the folds trained so far, continue the rest"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="no per-epoch lines"),  # noqa: B008
 ) -> None:
     """Adapt a pretrained backbone to a dataset: feature extraction, fine-tuning, or compare.
@@ -117,10 +120,12 @@ def transfer(
                     raise UsageError("--folds cross-validates one --strategy; compare without it")
                 cv = _cross_validate(
                     backbone, data, strategy, folds, weights=weights, runs_dir=runs_dir,
-                    run_name=run_name, overwrite=overwrite, **options,
+                    run_name=run_name, overwrite=overwrite, resume=resume, **options,
                 )  # fmt: skip
                 print_cross_validation(cv)
                 return
+            if resume:
+                raise UsageError("--resume continues a cross-validation: give its --folds K")
             if strategy == "compare" or "," in strategy:
                 chosen = None if strategy == "compare" else _strategies(strategy)
                 comparison = api.compare(
@@ -146,7 +151,7 @@ def transfer(
 
 def _cross_validate(
     backbone: str, data: str, strategy: str, folds: int, *, runs_dir: Path,
-    run_name: str | None, overwrite: bool, **options: Any,
+    run_name: str | None, overwrite: bool, resume: bool, **options: Any,
 ) -> CrossValidation:  # fmt: skip
     import nnatlas.transfer as api
     from nnatlas.cli.crossval import cross_validate_runs
@@ -163,8 +168,9 @@ def _cross_validate(
 
     describe = {"backbone": backbone, "data": data, "strategy": strategy}
     return cross_validate_runs(
-        "transfer", train_fold, folds, folder, overwrite=overwrite, describe=describe
-    )
+        "transfer", train_fold, folds, folder, overwrite=overwrite, resume=resume,
+        describe=describe,
+    )  # fmt: skip
 
 
 def _strategies(text: str) -> list[str]:

@@ -63,6 +63,7 @@ def cross_validate(
     folder: str | Path,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     describe: dict[str, Any] | None = None,
 ) -> CrossValidation:
     """Train one run per fold with ``train_fold(fold, run_folder)`` and score each on the fold
@@ -75,18 +76,27 @@ def cross_validate(
         folder: the cross-validation's folder; fold ``i`` trains in ``folder/fold-i``.
         overwrite: replace an earlier cross-validation in ``folder`` (without it, one is
             refused before anything trains).
+        resume: continue an interrupted cross-validation: a fold that finished is scored as
+            it is, one stopped part-way continues from its ``last.pt``
+            (:func:`~nnatlas.tasks.run.resume`), and only the folds never started call
+            ``train_fold``.
         describe: what was cross-validated (command, options), kept in ``cv.json``.
 
     Raises:
         TaskError: for an earlier result in ``folder`` without ``overwrite``, or a run that is
             not a classifier or does not hold out the fold it was asked for.
     """
-    from nnatlas.tasks.ensemble import _score
+    from nnatlas.tasks.ensemble import score_probabilities
     from nnatlas.tasks.report import CLASSIFIER_TASKS, split_probabilities
-    from nnatlas.tasks.run import split_tensors
+    from nnatlas.tasks.run import load_run, split_tensors
+    from nnatlas.tasks.run import resume as resume_run
 
     folder = Path(folder)
-    if not overwrite and (folder / RESULT_FILE).exists():
+    if resume and overwrite:
+        raise TaskError("--resume keeps the folds trained so far; --overwrite replaces them")
+    if resume and not any(folder.glob("fold-*")):
+        raise TaskError(f"--resume: {folder} holds no fold runs; nothing to continue")
+    if not overwrite and not resume and (folder / RESULT_FILE).exists():
         raise TaskError(
             f"{folder} holds an earlier cross-validation; pass --overwrite to replace it, or "
             "choose another --runs-dir or --run-name"
@@ -94,9 +104,16 @@ def cross_validate(
     rows: list[dict[str, Any]] = []
     held_probs, held_targets = [], []
     for fold in range(folds):
-        start = time.perf_counter()
-        run = train_fold(fold, folder / f"fold-{fold}")
-        seconds = time.perf_counter() - start
+        start, run_dir = time.perf_counter(), folder / f"fold-{fold}"
+        if resume and (run_dir / "test_metrics.json").is_file():  # finished before
+            run = load_run(run_dir)
+            seconds = sum(float(epoch.get("time_s", 0.0)) for epoch in run.history)
+        else:
+            if resume and (run_dir / "last.pt").is_file():
+                run = resume_run(run_dir)
+            else:
+                run = train_fold(fold, run_dir)
+            seconds = time.perf_counter() - start
         if run.task.name not in CLASSIFIER_TASKS:
             raise TaskError(f"cross-validation scores classifiers; this run does {run.task.title}")
         if (run.options.folds, run.options.fold) != (folds, fold):
@@ -110,11 +127,11 @@ def cross_validate(
         held_targets.append(targets)
         sizes = run.trainer.extra.get("sizes", {})
         row = {"fold": fold, "train": sizes.get("train"), "val": len(targets)}
-        row.update(_score(probs, targets, list(run.config.metric_names)))
+        row.update(score_probabilities(probs, targets, list(run.config.metric_names)))
         row.update(epochs=len(run.history), seconds=round(seconds, 1), run=str(run.dir))
         rows.append(row)
     names = [k for k in rows[0] if k not in ("fold", "train", "val", "epochs", "seconds", "run")]
-    pooled = _score(np.concatenate(held_probs), np.concatenate(held_targets), names)
+    pooled = score_probabilities(np.concatenate(held_probs), np.concatenate(held_targets), names)
     result = CrossValidation(folder, rows, pooled)
     result.files = _write(result, describe or {})
     return result

@@ -80,16 +80,19 @@ def ensemble_evaluate(
                 "--seed and --val-fraction for the split"
             )
         probs = split_probabilities(run, tensors)
-        members.append(_score(probs, targets, names))
+        members.append(score_probabilities(probs, targets, names))
         total = probs if total is None else total + probs
     assert total is not None and targets0 is not None
     mean = total / len(loaded)
-    result = EnsembleEvaluation(_score(mean, targets0, names), options.name, split, len(targets0))
+    scores = score_probabilities(mean, targets0, names)
+    result = EnsembleEvaluation(scores, options.name, split, len(targets0))
     result.members = members
     return result
 
 
-def _score(probs: np.ndarray, targets: np.ndarray, names: list[str]) -> dict[str, float]:
+def score_probabilities(
+    probs: np.ndarray, targets: np.ndarray, names: list[str]
+) -> dict[str, float]:
     """Metrics of probabilities (N, C): log-probabilities serve as logits (their softmax is the
     probabilities again), the loss is their mean negative log-likelihood."""
     log_probs = np.log(np.clip(probs, 1e-300, None))
